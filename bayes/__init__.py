@@ -1,0 +1,41 @@
+"""The posterior of the deep student (NumPyro NUTS/HMC on JAX) and what it measures.
+
+THEORY.md sections 2 and 5::
+
+    run = sample_posterior(teacher, train, test, SamplerConfig(num_chains=2), seed=0)
+    m = measure(run, test, spec.channel)        # eps_bayes, eps_gibbs, overlaps, Nishimori gaps
+    idata = to_inference_data(run)              # ArviZ InferenceData of the per-draw observables
+
+On import, unless ``XLA_FLAGS`` already sets it, JAX is given one host device per CPU core so
+that chains run in parallel, and JAX's persistent compilation cache is enabled in
+``$DGEP_JAX_CACHE`` (default ``~/.cache/dgep/jax``; set it to ``off`` to disable).
+"""
+
+import os
+
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "")
+        + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
+    ).strip()
+
+from .cache import enable_compilation_cache  # noqa: E402
+from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data  # noqa: E402
+from .model import StudentNetwork, check_samplable  # noqa: E402
+from .sampler import PosteriorRun, SamplerConfig, sample_posterior  # noqa: E402
+
+enable_compilation_cache()
+
+__all__ = [
+    "Estimate",
+    "Measurements",
+    "PosteriorRun",
+    "SamplerConfig",
+    "StudentNetwork",
+    "check_samplable",
+    "enable_compilation_cache",
+    "measure",
+    "overlap_series",
+    "sample_posterior",
+    "to_inference_data",
+]

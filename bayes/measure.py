@@ -1,0 +1,185 @@
+"""What a posterior run measures, with standard errors and diagnostics (THEORY.md 2, 5).
+
+* ``eps_bayes_raw``: error of the average of the ``M`` kept draws' predictors; regression
+  against the clean ``f*``, sign channel against the fresh noisy label (and ``eps_bayes_clean``
+  against ``sign f*``).
+* ``eps_bayes`` (regression): ``eps_bayes_raw / (1 + 1/M_eff)``, since
+  ``E (f* - mean_s f_s)^2 = eps_bo (1 + 1/M)`` (THEORY.md 2), with ``M_eff`` the median bulk ESS of
+  the outputs at the probe points. For the sign channel no such correction exists: it equals
+  the raw value (the majority vote of ``M_eff`` draws, slightly above the Bayes error).
+* ``eps_gibbs``: the mean single-draw error.
+* Overlaps of linear parts (THEORY.md 5) from the two test halves A and B:
+  ``m_A(f) . m_B(g)`` with ``m_H(f) = sum_{x in H} x f(x) / N_H`` is unbiased for
+  ``theta_lin(f) . theta_lin(g) / d``. ``overlap_st``: draw with teacher; ``overlap_ss``: draws
+  of different chains at the same index (or, with one chain, draws half a chain apart);
+  ``overlap_self``: a draw with itself (estimates the student's ``rho``); ``rho_teacher_test``.
+* Nishimori gaps: ``eps_gibbs - 2 eps_bayes`` (regression) and ``overlap_st - overlap_ss``,
+  each with a standard error; both vanish in expectation over teachers in equilibrium.
+* Diagnostics with ArviZ: R-hat and bulk ESS of each per-draw observable, divergences, tree
+  depth, leapfrog steps per draw, acceptance and step size.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from teacher_student import Data
+
+from .sampler import PosteriorRun
+
+if TYPE_CHECKING:
+    import arviz
+
+
+class Estimate(NamedTuple):
+    value: float
+    se: float
+
+
+def _arviz():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # arviz 0.x announces 1.0 once a day
+        import arviz
+
+    return arviz
+
+
+def _series_estimate(series: np.ndarray) -> Estimate:
+    """Mean over (chain, draw) and its Monte-Carlo standard error (ArviZ)."""
+    az = _arviz()
+    return Estimate(float(series.mean()), float(az.mcse(np.asarray(series, dtype=float))))
+
+
+def _mean_estimate(values: np.ndarray) -> Estimate:
+    """Mean over independent terms (test points) and its standard error."""
+    return Estimate(float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size)))
+
+
+def overlap_series(run: PosteriorRun) -> dict[str, np.ndarray]:
+    """Per-draw overlap estimates, each shaped (chains or pairs, draws)."""
+    n_a, n_b = run.half_sizes
+    ta, tb = run.draws["theta_a"] / n_a, run.draws["theta_b"] / n_b
+    sa, sb = run.teacher_sums[0] / n_a, run.teacher_sums[1] / n_b
+    chains = ta.shape[0]
+    if chains > 1:
+        pairs = [(i, j) for i in range(chains) for j in range(i + 1, chains)]
+        ss = np.stack(
+            [0.5 * (np.sum(ta[i] * tb[j], -1) + np.sum(ta[j] * tb[i], -1)) for i, j in pairs]
+        )
+    else:
+        half = ta.shape[1] // 2
+        ss = 0.5 * (np.sum(ta[:, :half] * tb[:, half : 2 * half], -1)
+                    + np.sum(ta[:, half : 2 * half] * tb[:, :half], -1))
+    return {
+        "overlap_st": 0.5 * (ta @ sb + tb @ sa),
+        "overlap_ss": ss,
+        "overlap_self": np.sum(ta * tb, -1),
+    }
+
+
+class Measurements(NamedTuple):
+    """Measured errors, overlaps, Nishimori gaps and sampler diagnostics of one run."""
+
+    eps_bayes: Estimate
+    eps_bayes_raw: Estimate
+    eps_bayes_clean: Estimate
+    eps_gibbs: Estimate
+    overlap_st: Estimate
+    overlap_ss: Estimate
+    overlap_self: Estimate
+    rho_teacher_test: float
+    nishimori_eps_gap: Estimate
+    nishimori_overlap_gap: Estimate
+    num_draws: int
+    ess_output: float
+    diagnostics: dict[str, float]
+
+    def flat(self) -> dict[str, float]:
+        """One flat dict of floats: ``name`` and ``name_se`` for estimates, diagnostics as is."""
+        out: dict[str, float] = {}
+        for name, value in self._asdict().items():
+            if isinstance(value, Estimate):
+                out[name], out[f"{name}_se"] = value
+            elif isinstance(value, dict):
+                out.update(value)
+            else:
+                out[name] = float(value)
+        return out
+
+
+def _diagnostics(run: PosteriorRun, series: dict[str, np.ndarray]) -> dict[str, float]:
+    az = _arviz()
+    observables = {"gibbs": run.draws["gibbs"], **series}
+    observables.pop("overlap_ss")
+    rhat = {k: float(az.rhat(np.asarray(v, float))) for k, v in observables.items()}
+    ess = {k: float(az.ess(np.asarray(v, float))) for k, v in observables.items()}
+    steps = run.draws["num_steps"]
+    return {
+        "rhat_max": max(rhat.values()),
+        "ess_min": min(ess.values()),
+        **{f"rhat_{k}": v for k, v in rhat.items()},
+        **{f"ess_{k}": v for k, v in ess.items()},
+        "divergences": float(run.draws["diverging"].sum()),
+        "tree_depth_mean": float(np.mean(np.log2(steps + 1))),
+        "steps_per_draw": float(steps.mean()),
+        "accept_prob": float(run.draws["accept_prob"].mean()),
+        "step_size": float(run.draws["step_size"][:, -1].mean()),
+    }
+
+
+def measure(run: PosteriorRun, test: Data, channel: str) -> Measurements:
+    """All measurements of one run on its test set (``channel`` of the spec)."""
+    az = _arviz()
+    chains, draws = run.draws["gibbs"].shape
+    M = chains * draws
+    mean_pred = run.pred_sum.sum(0) / M
+    probe = run.draws["probe"]
+    ess_output = float(np.median([az.ess(np.asarray(probe[..., j], float))
+                                  for j in range(probe.shape[-1])]))
+    ess_output = min(max(ess_output, 1.0), float(M))
+    if channel == "gaussian":
+        sq = (test.f_star - mean_pred) ** 2
+        raw = _mean_estimate(sq)
+        factor = 1 + 1 / ess_output
+        corrected = Estimate(raw.value / factor, raw.se / factor)
+        clean = corrected
+        # per test point: E_s (f* - f_s)^2 - 2 (f* - <f>)^2, from the accumulated sums
+        gibbs_point = test.f_star**2 - 2 * test.f_star * mean_pred + run.pred_sq_sum.sum(0) / M
+        gap_point = _mean_estimate(gibbs_point - 2 * sq * (1 / factor))
+    else:
+        yhat = np.where(mean_pred >= 0, 1.0, -1.0)
+        raw = corrected = _mean_estimate((yhat != test.y).astype(float))
+        clean = _mean_estimate((yhat != np.where(test.f_star >= 0, 1.0, -1.0)).astype(float))
+        gap_point = Estimate(float("nan"), float("nan"))
+    gibbs = _series_estimate(run.draws["gibbs"])
+    series = overlap_series(run)
+    st, ss, self_ = (_series_estimate(series[k]) for k in ("overlap_st", "overlap_ss", "overlap_self"))
+    gap_eps = Estimate(gap_point.value, float(np.hypot(gap_point.se, gibbs.se)))
+    gap_q = Estimate(st.value - ss.value, float(np.hypot(st.se, ss.se)))
+    n_a, n_b = run.half_sizes
+    rho_t = float(run.teacher_sums[0] @ run.teacher_sums[1] / (n_a * n_b))
+    return Measurements(
+        corrected, raw, clean, gibbs, st, ss, self_, rho_t, gap_eps, gap_q, M, ess_output,
+        _diagnostics(run, series),
+    )
+
+
+def to_inference_data(run: PosteriorRun) -> arviz.InferenceData:
+    """The per-draw observables and NUTS statistics as ArviZ ``InferenceData``."""
+    az = _arviz()
+    series = overlap_series(run)
+    posterior: dict[str, Any] = {"eps_gibbs": run.draws["gibbs"], "probe_output": run.draws["probe"]}
+    posterior |= {k: v for k, v in series.items() if k != "overlap_ss"}
+    stats = {
+        "n_steps": run.draws["num_steps"],
+        "acceptance_rate": run.draws["accept_prob"],
+        "diverging": run.draws["diverging"],
+        "step_size": run.draws["step_size"],
+        "lp": -run.draws["potential_energy"],
+        "tree_depth": np.log2(run.draws["num_steps"] + 1),
+    }
+    return az.from_dict(posterior=posterior, sample_stats=stats, dims={"probe_output": ["probe"]})

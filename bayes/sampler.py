@@ -1,0 +1,302 @@
+"""NUTS/HMC on the student posterior, compiled once per shape (THEORY.md 2, 5).
+
+The kernel is NumPyro's (``numpyro.infer.hmc.hmc``: NUTS or HMC with step-size and diagonal
+mass-matrix adaptation); the driver here runs warmup and sampling for one chain inside a single
+``jax.jit`` (or ``pmap``/``vmap`` over chains) and, at each kept draw, records only the
+observables the theory predicts, never the weights:
+
+* the running sums over draws of the predictor at every test point (``f`` for regression,
+  ``E[y | x, W] = 2 Phi(f / sqrt(Delta)) - 1`` for the sign channel) and of its square;
+* the Gibbs error of the draw (for the sign channel averaged over the draw's own label noise:
+  ``mean_x Phi(-y f / sqrt(Delta))``);
+* ``sum_{x in A} x f(x)`` and ``sum_{x in B} x f(x)`` over two halves A, B of the test inputs,
+  from which every linear-part overlap is estimated without bias (THEORY.md 5);
+* ``f`` at a few probe test points (for the effective sample size of the posterior mean);
+* NUTS statistics: leapfrog steps, acceptance, divergence, step size, potential energy.
+
+The compiled function depends only on shapes and on the static settings, so every chain, seed
+and dataset with the same shapes reuses it; pad ``n`` (``n_pad``) to share it across an alpha
+sweep. JAX's persistent compilation cache (see ``bayes.enable_compilation_cache``) extends the
+reuse across processes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import ndtr
+from numpyro.infer.hmc import hmc
+
+from teacher_student import Data, Teacher, TeacherSpec
+
+from .model import StudentNetwork, check_samplable
+
+Init = Literal["teacher", "prior", "zero"]
+INITS = ("teacher", "prior", "zero")
+CHAIN_METHODS = ("parallel", "sequential", "vectorized")
+ZERO_INIT_SCALE = 1e-2
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Settings of a posterior run; every field is validated with a message naming it.
+
+    ``init``: ``teacher`` (informed start: the chain starts in equilibrium, THEORY.md 5),
+    ``prior`` (a fresh prior draw per chain) or ``zero`` (``1e-2`` times a normal draw per chain).
+    ``kernel``: ``nuts`` or ``hmc`` (with ``num_steps`` leapfrog steps). ``test_chunk``: test
+    points evaluated at once (memory ``test_chunk x max(d, k)`` per chain).
+    """
+
+    num_warmup: int = 500
+    num_samples: int = 500
+    num_chains: int = 2
+    thinning: int = 1
+    max_tree_depth: int = 10
+    target_accept: float = 0.8
+    dtype: Literal["float32", "float64"] = "float32"
+    chain_method: Literal["parallel", "sequential", "vectorized"] = "parallel"
+    kernel: Literal["nuts", "hmc"] = "nuts"
+    num_steps: int = 32
+    init: Init = "teacher"
+    num_probes: int = 16
+    test_chunk: int = 2048
+
+    def __post_init__(self) -> None:
+        for name in ("num_samples", "num_chains", "thinning", "max_tree_depth", "num_steps",
+                     "num_probes", "test_chunk"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"sampler.{name} = {value!r}: must be an integer >= 1")
+        if not isinstance(self.num_warmup, int) or self.num_warmup < 0:
+            raise ValueError(f"sampler.num_warmup = {self.num_warmup!r}: must be an integer >= 0")
+        if not (isinstance(self.target_accept, float) and 0 < self.target_accept < 1):
+            raise ValueError(f"sampler.target_accept = {self.target_accept!r}: must be in (0, 1)")
+        for name, allowed in (
+            ("dtype", ("float32", "float64")),
+            ("chain_method", CHAIN_METHODS),
+            ("kernel", ("nuts", "hmc")),
+            ("init", INITS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"sampler.{name} = {getattr(self, name)!r}: must be one of {', '.join(allowed)}"
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TestSet(NamedTuple):
+    """Test inputs in chunks (padded), with their weights in the halves A and B."""
+
+    x: np.ndarray  # (chunks, chunk, d)
+    f_star: np.ndarray  # (chunks, chunk)
+    y: np.ndarray
+    mask: np.ndarray
+    weight_a: np.ndarray
+    weight_b: np.ndarray
+
+
+def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    return np.concatenate([a, np.zeros((rows - a.shape[0], *a.shape[1:]), a.dtype)])
+
+
+def split_test(test: Data, chunk: int, dtype: str) -> TestSet:
+    """Pad the test set to whole chunks; even rows form half A, odd rows half B."""
+    chunk = min(chunk, test.n)
+    chunks = -(-test.n // chunk)
+    rows = chunks * chunk
+    mask = _pad_rows(np.ones(test.n), rows)
+    parity = np.arange(rows) % 2
+
+    def shaped(a: np.ndarray) -> np.ndarray:
+        return _pad_rows(a, rows).reshape(chunks, chunk, *a.shape[1:]).astype(dtype)
+
+    return TestSet(
+        shaped(test.x),
+        shaped(test.f_star),
+        shaped(test.y),
+        shaped(mask),
+        shaped(mask * (parity == 0)),
+        shaped(mask * (parity == 1)),
+    )
+
+
+class PosteriorRun(NamedTuple):
+    """What a posterior run keeps (numpy arrays; ``C`` chains, ``S`` kept draws each).
+
+    ``pred_sum``/``pred_sq_sum``: (C, n_test) sums over draws of the predictor and its square;
+    ``draws``: per-draw observables and NUTS statistics, each (C, S, ...);
+    ``teacher_sums``: the teacher's ``sum_A x f*`` and ``sum_B x f*`` (2, d); ``half_sizes``:
+    ``(N_A, N_B)``; ``timing``: seconds for the compile-and-run call and the chain method used.
+    """
+
+    pred_sum: np.ndarray
+    pred_sq_sum: np.ndarray
+    draws: dict[str, np.ndarray]
+    teacher_sums: np.ndarray
+    half_sizes: tuple[int, int]
+    num_draws: int
+    timing: dict[str, Any]
+    config: SamplerConfig
+
+
+@lru_cache(maxsize=64)
+def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str):
+    """The compiled ``(keys, z0, train, test) -> (sums, draws)`` for one shape class."""
+    net = StudentNetwork(spec, d)
+    sqrt_noise = float(np.sqrt(spec.noise))
+    regression = spec.channel == "gaussian"
+    algo = "NUTS" if cfg.kernel == "nuts" else "HMC"
+    num_kept = cfg.num_samples // cfg.thinning
+
+    def predictor(f):
+        return f if regression else 2 * ndtr(f / sqrt_noise) - 1
+
+    def observe(z, test: TestSet):
+        def one_chunk(c):
+            x, f_star, y, mask, wa, wb = c
+            f = net.output(z, x)
+            if regression:
+                gibbs = jnp.sum(mask * (f_star - f) ** 2)
+            else:
+                gibbs = jnp.sum(mask * ndtr(-y * f / sqrt_noise))
+            return predictor(f), gibbs, x.T @ (wa * f), x.T @ (wb * f), f
+
+        pred, gibbs, sa, sb, f = jax.lax.map(one_chunk, tuple(test))
+        obs = {
+            "gibbs": jnp.sum(gibbs) / jnp.sum(test.mask),
+            "theta_a": jnp.sum(sa, axis=0),
+            "theta_b": jnp.sum(sb, axis=0),
+            "probe": f.reshape(-1)[: cfg.num_probes],
+        }
+        return pred, obs
+
+    def chain(key, z0, train, test):
+        init_kernel, sample_kernel = hmc(potential_fn_gen=net.potential, algo=algo)
+        options = {"max_tree_depth": cfg.max_tree_depth} if algo == "NUTS" else {
+            "num_steps": cfg.num_steps}
+        state = init_kernel(
+            z0,
+            cfg.num_warmup,
+            target_accept_prob=cfg.target_accept,
+            model_args=train,
+            rng_key=key,
+            **options,
+        )
+
+        def advance(_, s):
+            return sample_kernel(s, model_args=train)
+
+        state = jax.lax.fori_loop(0, cfg.num_warmup, advance, state)
+        zeros = jnp.zeros(test.mask.shape, test.x.dtype)
+
+        def step(carry, _):
+            state, acc, acc2 = carry
+            state = jax.lax.fori_loop(0, cfg.thinning, advance, state)
+            pred, obs = observe(state.z, test)
+            obs |= {
+                "num_steps": state.num_steps,
+                "accept_prob": state.accept_prob,
+                "diverging": state.diverging,
+                "step_size": state.adapt_state.step_size,
+                "potential_energy": state.potential_energy,
+            }
+            return (state, acc + pred, acc2 + pred**2), obs
+
+        (_, acc, acc2), draws = jax.lax.scan(step, (state, zeros, zeros), None, length=num_kept)
+        return acc.reshape(-1), acc2.reshape(-1), draws
+
+    if method == "parallel":
+        return jax.pmap(chain, in_axes=(0, 0, None, None))
+    if method == "vectorized":
+        return jax.jit(jax.vmap(chain, in_axes=(0, 0, None, None)))
+    return jax.jit(chain)
+
+
+def _initial_coordinates(
+    net: StudentNetwork, teacher: Teacher, cfg: SamplerConfig, key: jax.Array
+) -> np.ndarray:
+    if cfg.init == "teacher":
+        z0 = np.tile(net.coordinates(list(teacher.weights)), (cfg.num_chains, 1))
+    else:
+        noise = np.asarray(jax.random.normal(key, (cfg.num_chains, net.num_params)))
+        z0 = noise if cfg.init == "prior" else ZERO_INIT_SCALE * noise
+    return z0.astype(cfg.dtype)
+
+
+def _resolve_method(cfg: SamplerConfig) -> str:
+    if cfg.chain_method == "parallel" and (
+        cfg.num_chains == 1 or jax.local_device_count() < cfg.num_chains
+    ):
+        return "sequential"
+    return cfg.chain_method
+
+
+def sample_posterior(
+    teacher: Teacher,
+    train: Data,
+    test: Data,
+    config: SamplerConfig | None = None,
+    *,
+    seed: int = 0,
+    n_pad: int | None = None,
+) -> PosteriorRun:
+    """Sample the student posterior given ``train`` and record observables on ``test``.
+
+    ``teacher`` provides the spec (architecture, priors, channel) and, for ``init="teacher"``,
+    the informed start. ``n_pad >= train.n`` pads the training set with masked rows so that runs
+    with different ``n`` share one compiled sampler. Same inputs and seed give the same numbers.
+    """
+    cfg = config or SamplerConfig()
+    spec, d = teacher.spec, teacher.d
+    check_samplable(spec)
+    if train.d != d or test.d != d:
+        raise ValueError(f"data d = {train.d}/{test.d} does not match the teacher's d = {d}")
+    n_pad = train.n if n_pad is None else n_pad
+    if n_pad < train.n:
+        raise ValueError(f"n_pad = {n_pad}: must be >= n = {train.n}")
+    if cfg.num_probes > test.n:
+        raise ValueError(f"sampler.num_probes = {cfg.num_probes}: more than n_test = {test.n}")
+    if cfg.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    method = _resolve_method(cfg)
+    net = StudentNetwork(spec, d)
+    init_key, chain_key = jax.random.split(jax.random.PRNGKey(seed))
+    z0 = _initial_coordinates(net, teacher, cfg, init_key)
+    keys = jax.random.split(chain_key, cfg.num_chains)
+    train_args = (
+        _pad_rows(train.x, n_pad).astype(cfg.dtype),
+        _pad_rows(train.y, n_pad).astype(cfg.dtype),
+        _pad_rows(np.ones(train.n), n_pad).astype(cfg.dtype),
+    )
+    test_set = split_test(test, cfg.test_chunk, cfg.dtype)
+    fn = _chain_function(spec, d, cfg, method)
+
+    start = time.perf_counter()
+    if method == "sequential":
+        outs = [fn(keys[c], z0[c], train_args, test_set) for c in range(cfg.num_chains)]
+        outs = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *outs)
+    else:
+        outs = fn(keys, z0, train_args, test_set)
+    acc, acc2, draws = jax.device_get(outs)
+    elapsed = time.perf_counter() - start
+
+    even = np.arange(test.n) % 2 == 0
+    teacher_sums = np.stack([test.x[even].T @ test.f_star[even], test.x[~even].T @ test.f_star[~even]])
+    return PosteriorRun(
+        pred_sum=np.asarray(acc, dtype=float)[:, : test.n],
+        pred_sq_sum=np.asarray(acc2, dtype=float)[:, : test.n],
+        draws={k: np.asarray(v) for k, v in draws.items()},
+        teacher_sums=teacher_sums,
+        half_sizes=(int(even.sum()), int((~even).sum())),
+        num_draws=cfg.num_samples // cfg.thinning,
+        timing={"run_s": elapsed, "chain_method": method, "num_params": net.num_params},
+        config=cfg,
+    )

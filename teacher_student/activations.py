@@ -1,0 +1,79 @@
+"""Activation functions, each defined once for numpy and JAX (THEORY.md section 1).
+
+An activation is a function ``fn(x, xp)`` of an array ``x`` and an array namespace ``xp``
+(``numpy`` or ``jax.numpy``). The same definition is used by the numpy teacher, by the
+JAX student in ``bayes`` and by the quadratures of ``gle``, so they cannot drift apart.
+Custom activations are added with :func:`register_activation` and are then usable by name
+everywhere (specs, configs, netCDF attributes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import special as _scipy_special
+
+ActivationFn = Callable[[Any, ModuleType], Any]
+
+
+class Activation(NamedTuple):
+    """A named activation ``sigma``; ``act(x)`` evaluates it with numpy, ``act(x, jnp)`` with JAX."""
+
+    name: str
+    fn: ActivationFn
+
+    def __call__(self, x: Any, xp: ModuleType = np) -> Any:
+        return self.fn(x, xp)
+
+
+def _erf(x: Any, xp: ModuleType) -> Any:
+    if xp is np:
+        return _scipy_special.erf(x)
+    from jax.scipy.special import erf  # only reached with a JAX namespace
+
+    return erf(x)
+
+
+_REGISTRY: dict[str, Activation] = {}
+
+
+def register_activation(name: str, fn: ActivationFn, *, overwrite: bool = False) -> Activation:
+    """Register ``fn(x, xp)`` under ``name`` so specs and configs can refer to it.
+
+    ``fn`` must work for ``xp = numpy`` and ``xp = jax.numpy`` (use ``xp.tanh``, ``xp.exp``, ...
+    and arithmetic). Registering an existing name raises unless ``overwrite=True``.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"activation name must be an identifier, got {name!r}")
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(f"activation {name!r} is already registered")
+    if not callable(fn):
+        raise ValueError(f"activation {name!r}: fn must be callable, got {fn!r}")
+    act = Activation(name, fn)
+    _REGISTRY[name] = act
+    return act
+
+
+def get_activation(name: str) -> Activation:
+    """The registered activation called ``name``; ``ValueError`` naming it if unknown."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"activations: unknown activation {name!r} (known: {known})") from None
+
+
+def activation_names() -> tuple[str, ...]:
+    """Names of all registered activations."""
+    return tuple(sorted(_REGISTRY))
+
+
+register_activation("linear", lambda x, xp: x)
+register_activation("tanh", lambda x, xp: xp.tanh(x))
+register_activation("tanh2x", lambda x, xp: xp.tanh(2.0 * x))
+register_activation("erf", _erf)
+register_activation("relu", lambda x, xp: xp.maximum(x, 0.0))
+register_activation("sign", lambda x, xp: xp.sign(x))

@@ -1,0 +1,168 @@
+"""Teachers (deep network or equivalent GLM) and the data they generate (THEORY.md 1, 3.3).
+
+Reproducibility. Every random stream comes from ``numpy.random.SeedSequence(seed,
+spawn_key=(stream,))`` with a fixed stream number, so
+
+* ``sample_teacher(spec, d, seed)`` gives bitwise the same weights in any run;
+* ``teacher.sample(n, seed)`` draws inputs, channel noise and (for the GLM) the effective noise
+  ``eta`` from three separate streams, one row per sample: a larger ``n`` extends a smaller one,
+  and the teacher stays the same when ``n`` (``alpha``) changes;
+* a deep teacher and its equivalent GLM sampled with the same data seed see the same inputs.
+
+:func:`problem_seeds` is the documented derivation of (teacher, train, test) seeds from one seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .data import Data
+from .network import layer_activations, network_output
+from .spec import TeacherSpec, check_dimension
+
+_WEIGHTS, _INPUTS, _LABEL_NOISE, _ETA, _THETA = range(5)
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed = {seed!r}: must be an integer >= 0")
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(stream,)))
+
+
+class ProblemSeeds(NamedTuple):
+    """Seeds of the teacher, the training data and the test data of one experiment point."""
+
+    teacher: int
+    train: int
+    test: int
+
+
+def problem_seeds(seed: int) -> ProblemSeeds:
+    """Derive (teacher, train, test) seeds from one seed: ``SeedSequence(seed).generate_state(3)``."""
+    state = np.random.SeedSequence(int(seed)).generate_state(3)
+    return ProblemSeeds(*(int(s) for s in state))
+
+
+def check_num_samples(n: int, name: str = "n") -> int:
+    if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{name} = {n!r}: must be an integer >= 1")
+    return int(n)
+
+
+def num_samples(alpha: float, d: int) -> int:
+    """``n = round(alpha d)``, validated (``alpha > 0`` and ``n >= 1``)."""
+    if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not alpha > 0:
+        raise ValueError(f"alpha = {alpha!r}: must be a number > 0")
+    return check_num_samples(round(alpha * check_dimension(d)), name=f"n = round(alpha * d) at alpha = {alpha}, d")
+
+
+def apply_channel(f: np.ndarray, channel: str, noise: float, xi: np.ndarray) -> np.ndarray:
+    """Labels through the output channel (THEORY.md 1): ``f + sqrt(Delta) xi`` or its sign.
+
+    ``sign(0)`` is taken as +1 so that every label is +-1.
+    """
+    z = f + np.sqrt(noise) * xi
+    if channel == "gaussian":
+        return z
+    return np.where(z >= 0, 1.0, -1.0)
+
+
+def input_rng(seed: int) -> np.random.Generator:
+    """The input stream of a data seed: rows ``x_mu ~ N(0, I_d)`` are drawn from it in order."""
+    return _rng(seed, _INPUTS)
+
+
+def _inputs(n: int, d: int, seed: int) -> np.ndarray:
+    return input_rng(seed).standard_normal((check_num_samples(n), d))
+
+
+@dataclass(frozen=True, eq=False)
+class Teacher:
+    """A deep teacher network drawn from the prior of ``spec`` at input dimension ``d``.
+
+    ``weights = (W_1, ..., W_L, a)`` with the shapes of ``spec.weight_shapes(d)``.
+    """
+
+    spec: TeacherSpec
+    d: int
+    weights: tuple[np.ndarray, ...]
+    seed: int
+
+    def output(self, x: np.ndarray) -> np.ndarray:
+        """Clean output ``f*(x)`` for inputs of shape (..., d)."""
+        return network_output(x, self.weights, layer_activations(self.spec))
+
+    def sample(self, n: int, seed: int) -> Data:
+        """``n`` samples ``(x, f*(x), y)``; see the module docstring for the seed streams."""
+        x = _inputs(n, self.d, seed)
+        f = self.output(x)
+        xi = _rng(seed, _LABEL_NOISE).standard_normal(n)
+        y = apply_channel(f, self.spec.channel, self.spec.noise, xi)
+        attrs = {
+            "kind": "deep",
+            "spec": self.spec.to_json(),
+            "d": self.d,
+            "n": n,
+            "teacher_seed": self.seed,
+            "data_seed": seed,
+        }
+        return Data(x, f, y, attrs)
+
+
+def sample_teacher(spec: TeacherSpec, d: int, seed: int) -> Teacher:
+    """Draw a teacher: independent ``W_l ~ N(0, Delta_l)``, ``a ~ N(0, Delta_a)`` entries."""
+    rng = _rng(seed, _WEIGHTS)
+    weights = tuple(
+        np.sqrt(var) * rng.standard_normal(shape)
+        for shape, var in zip(spec.weight_shapes(d), spec.weight_variances(), strict=True)
+    )
+    return Teacher(spec, check_dimension(d), weights, int(seed))
+
+
+@dataclass(frozen=True, eq=False)
+class GLMTeacher:
+    """The equivalent GLM of a deep teacher (THEORY.md 3.3).
+
+    ``f*(x) = theta . x / sqrt(d) + sqrt(delta_eff) eta`` with ``theta ~ N(0, rho I_d)`` and
+    ``eta ~ N(0, 1)`` fresh per sample; labels go through the spec's channel with its noise.
+    ``rho`` and ``delta_eff`` are inputs (``gle.equivalent_glm(spec)`` computes them).
+    """
+
+    spec: TeacherSpec
+    d: int
+    theta: np.ndarray
+    rho: float
+    delta_eff: float
+    seed: int
+
+    def sample(self, n: int, seed: int) -> Data:
+        x = _inputs(n, self.d, seed)
+        eta = _rng(seed, _ETA).standard_normal(n)
+        f = x @ self.theta / np.sqrt(self.d) + np.sqrt(self.delta_eff) * eta
+        xi = _rng(seed, _LABEL_NOISE).standard_normal(n)
+        y = apply_channel(f, self.spec.channel, self.spec.noise, xi)
+        attrs = {
+            "kind": "glm",
+            "spec": self.spec.to_json(),
+            "d": self.d,
+            "n": n,
+            "teacher_seed": self.seed,
+            "data_seed": seed,
+            "rho": self.rho,
+            "delta_eff": self.delta_eff,
+        }
+        return Data(x, f, y, attrs)
+
+
+def sample_glm_teacher(
+    spec: TeacherSpec, d: int, seed: int, *, rho: float, delta_eff: float
+) -> GLMTeacher:
+    """Draw the equivalent-GLM teacher ``theta ~ N(0, rho I_d)`` of ``spec``."""
+    for name, value in (("rho", rho), ("delta_eff", delta_eff)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} = {value!r}: must be a finite number >= 0")
+    theta = np.sqrt(rho) * _rng(seed, _THETA).standard_normal(check_dimension(d))
+    return GLMTeacher(spec, d, theta, float(rho), float(delta_eff), int(seed))
