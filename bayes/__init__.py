@@ -19,10 +19,10 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
         + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
     ).strip()
 
-from .cache import enable_compilation_cache  # noqa: E402
-from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data  # noqa: E402
-from .model import StudentNetwork, check_samplable  # noqa: E402
-from .sampler import PosteriorRun, SamplerConfig, sample_posterior  # noqa: E402
+from .cache import enable_compilation_cache
+from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data
+from .model import StudentNetwork, check_samplable
+from .sampler import PosteriorRun, SamplerConfig, sample_posterior
 
 enable_compilation_cache()
 

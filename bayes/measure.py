@@ -72,8 +72,10 @@ def overlap_series(run: PosteriorRun) -> dict[str, np.ndarray]:
         )
     else:
         half = ta.shape[1] // 2
-        ss = 0.5 * (np.sum(ta[:, :half] * tb[:, half : 2 * half], -1)
-                    + np.sum(ta[:, half : 2 * half] * tb[:, :half], -1))
+        ss = 0.5 * (
+            np.sum(ta[:, :half] * tb[:, half : 2 * half], -1)
+            + np.sum(ta[:, half : 2 * half] * tb[:, :half], -1)
+        )
     return {
         "overlap_st": 0.5 * (ta @ sb + tb @ sa),
         "overlap_ss": ss,
@@ -138,8 +140,9 @@ def measure(run: PosteriorRun, test: Data, channel: str) -> Measurements:
     M = chains * draws
     mean_pred = run.pred_sum.sum(0) / M
     probe = run.draws["probe"]
-    ess_output = float(np.median([az.ess(np.asarray(probe[..., j], float))
-                                  for j in range(probe.shape[-1])]))
+    ess_output = float(
+        np.median([az.ess(np.asarray(probe[..., j], float)) for j in range(probe.shape[-1])])
+    )
     ess_output = min(max(ess_output, 1.0), float(M))
     if channel == "gaussian":
         sq = (test.f_star - mean_pred) ** 2
@@ -157,13 +160,26 @@ def measure(run: PosteriorRun, test: Data, channel: str) -> Measurements:
         gap_point = Estimate(float("nan"), float("nan"))
     gibbs = _series_estimate(run.draws["gibbs"])
     series = overlap_series(run)
-    st, ss, self_ = (_series_estimate(series[k]) for k in ("overlap_st", "overlap_ss", "overlap_self"))
+    st, ss, self_ = (
+        _series_estimate(series[k]) for k in ("overlap_st", "overlap_ss", "overlap_self")
+    )
     gap_eps = Estimate(gap_point.value, float(np.hypot(gap_point.se, gibbs.se)))
     gap_q = Estimate(st.value - ss.value, float(np.hypot(st.se, ss.se)))
     n_a, n_b = run.half_sizes
     rho_t = float(run.teacher_sums[0] @ run.teacher_sums[1] / (n_a * n_b))
     return Measurements(
-        corrected, raw, clean, gibbs, st, ss, self_, rho_t, gap_eps, gap_q, M, ess_output,
+        corrected,
+        raw,
+        clean,
+        gibbs,
+        st,
+        ss,
+        self_,
+        rho_t,
+        gap_eps,
+        gap_q,
+        M,
+        ess_output,
         _diagnostics(run, series),
     )
 
@@ -172,7 +188,10 @@ def to_inference_data(run: PosteriorRun) -> arviz.InferenceData:
     """The per-draw observables and NUTS statistics as ArviZ ``InferenceData``."""
     az = _arviz()
     series = overlap_series(run)
-    posterior: dict[str, Any] = {"eps_gibbs": run.draws["gibbs"], "probe_output": run.draws["probe"]}
+    posterior: dict[str, Any] = {
+        "eps_gibbs": run.draws["gibbs"],
+        "probe_output": run.draws["probe"],
+    }
     posterior |= {k: v for k, v in series.items() if k != "overlap_ss"}
     stats = {
         "n_steps": run.draws["num_steps"],

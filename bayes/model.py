@@ -52,9 +52,7 @@ class StudentNetwork:
 
     def coordinates(self, weights: list[np.ndarray]) -> np.ndarray:
         """The flat ``z`` of given weights (inverse of :meth:`weights`), e.g. the teacher's."""
-        return np.concatenate(
-            [w.ravel() / s for w, s in zip(weights, self.scales, strict=True)]
-        )
+        return np.concatenate([w.ravel() / s for w, s in zip(weights, self.scales, strict=True)])
 
     def output(self, z: Any, x: Any) -> Any:
         return network_output(x, self.weights(z), self.activations, jnp)

@@ -68,8 +68,15 @@ class SamplerConfig:
     test_chunk: int = 2048
 
     def __post_init__(self) -> None:
-        for name in ("num_samples", "num_chains", "thinning", "max_tree_depth", "num_steps",
-                     "num_probes", "test_chunk"):
+        for name in (
+            "num_samples",
+            "num_chains",
+            "thinning",
+            "max_tree_depth",
+            "num_steps",
+            "num_probes",
+            "test_chunk",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"sampler.{name} = {value!r}: must be an integer >= 1")
@@ -180,8 +187,11 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str):
 
     def chain(key, z0, train, test):
         init_kernel, sample_kernel = hmc(potential_fn_gen=net.potential, algo=algo)
-        options = {"max_tree_depth": cfg.max_tree_depth} if algo == "NUTS" else {
-            "num_steps": cfg.num_steps}
+        options = (
+            {"max_tree_depth": cfg.max_tree_depth}
+            if algo == "NUTS"
+            else {"num_steps": cfg.num_steps}
+        )
         state = init_kernel(
             z0,
             cfg.num_warmup,
@@ -289,7 +299,9 @@ def sample_posterior(
     elapsed = time.perf_counter() - start
 
     even = np.arange(test.n) % 2 == 0
-    teacher_sums = np.stack([test.x[even].T @ test.f_star[even], test.x[~even].T @ test.f_star[~even]])
+    teacher_sums = np.stack(
+        [test.x[even].T @ test.f_star[even], test.x[~even].T @ test.f_star[~even]]
+    )
     return PosteriorRun(
         pred_sum=np.asarray(acc, dtype=float)[:, : test.n],
         pred_sq_sum=np.asarray(acc2, dtype=float)[:, : test.n],

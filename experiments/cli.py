@@ -1,2 +1,171 @@
-def main():
-    pass
+"""The ``dgep`` command line: theory, run, summary, plot, demo.
+
+Bad input ends with one line ``dgep: error: ...`` naming the key and value, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import BUILTIN_CONFIGS, Config, ConfigError, load_config
+
+
+def _alpha_range(text: str) -> list[float]:
+    import numpy as np
+
+    parts = text.split(":")
+    try:
+        start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
+        if len(parts) != 3 or not (0 < start <= stop) or num < 1:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise ConfigError(
+            f"--alpha = {text!r}: expected START:STOP:NUM with 0 < START <= STOP, NUM >= 1"
+        ) from None
+    return [float(a) for a in np.linspace(start, stop, num)]
+
+
+def cmd_theory(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from gle import theory_dataset
+
+    config = load_config(args.config, sampler=False)
+    alphas = _alpha_range(args.alpha) if args.alpha else config.alphas
+    datasets = []
+    for spec in config.settings:
+        ds = theory_dataset(spec, np.asarray(alphas))
+        datasets.append(ds)
+        print(
+            f"{spec.label()}: rho = {ds.attrs['rho']:.7g}, delta_eff = "
+            f"{ds.attrs['delta_eff']:.7g}, lam_bo = {ds.attrs['lam_bo']:.7g}"
+        )
+        print(f"{'alpha':>10} {'eps_bo':>12} {'eps_gibbs':>12} {'q':>12} {'MI (nats)':>12}")
+        for i in range(ds.sizes["alpha"]):
+            row = ds.isel(alpha=i)
+            flag = "" if bool(row["converged"]) else "  (not converged)"
+            print(
+                f"{float(row['alpha']):>10.4g} {float(row['eps_bo']):>12.6f} "
+                f"{float(row['eps_gibbs']):>12.6f} {float(row['q']):>12.6f} "
+                f"{float(row['mutual_information']):>12.6f}{flag}"
+            )
+    if args.out:
+        import xarray as xr
+
+        from .sweep import atomic_write
+
+        out = Path(args.out)
+        payload = (
+            datasets[0]
+            if len(datasets) == 1
+            else xr.concat(datasets, "setting", combine_attrs="drop")
+        )
+        atomic_write(out, lambda p: payload.to_netcdf(p, engine="h5netcdf"))
+        print(f"wrote {out}")
+
+
+def _report(results: Path, plot_dir: Path) -> None:
+    from .plotting import plot_comparison, plot_nishimori
+    from .results import format_summary, open_results, summarize
+
+    ds = open_results(results)
+    print(format_summary(summarize(ds)))
+    print(f"wrote {results}")
+    print(f"wrote {plot_comparison(ds, plot_dir / 'results.png')}")
+    print(f"wrote {plot_nishimori(ds, plot_dir / 'nishimori.png')}")
+
+
+def _run(config: Config, out: Path, args: argparse.Namespace) -> None:
+    from .sweep import run_sweep
+
+    results = run_sweep(
+        config, out, fresh=args.fresh, scheduler=args.scheduler, progress=not args.no_progress
+    )
+    _report(results, out)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    _run(config, Path(args.out or Path("runs") / Path(args.config).stem), args)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    config = load_config(BUILTIN_CONFIGS / "demo.toml")
+    _run(config, Path(args.out), args)
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    from .results import format_summary, open_results, summarize
+
+    print(format_summary(summarize(open_results(args.results))))
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from .plotting import plot_comparison, plot_nishimori
+    from .results import open_results
+
+    ds = open_results(args.results)
+    out = Path(args.out or Path(args.results).with_suffix(".png"))
+    print(f"wrote {plot_comparison(ds, out)}")
+    print(f"wrote {plot_nishimori(ds, out.with_name(out.stem + '_nishimori.png'))}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dgep",
+        description="Bayesian deep networks in the proportional regime against their "
+        "equivalent GLM.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("theory", help="GLM fixed-point predictions over alpha")
+    p.add_argument("config")
+    p.add_argument("--alpha", help="START:STOP:NUM (overrides [data].alpha)")
+    p.add_argument("--out", help="write the theory dataset (netCDF)")
+    p.set_defaults(func=cmd_theory)
+
+    for name, func, helptext in (
+        ("run", cmd_run, "run a sweep (resumes an interrupted one)"),
+        ("demo", cmd_demo, "the built-in small experiment (writes data/demo)"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        if name == "run":
+            p.add_argument("config")
+            p.add_argument("--out", help="output directory (default runs/CONFIG_NAME)")
+        else:
+            p.add_argument("--out", default="data/demo", help="output directory")
+        p.add_argument(
+            "--fresh",
+            action="store_true",
+            help="discard results of a different configuration in --out",
+        )
+        p.add_argument("--scheduler", help="address of a running Dask scheduler")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("summary", help="mean +- SE over seeds and d -> infinity")
+    p.add_argument("results")
+    p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("plot", help="figures of a results file")
+    p.add_argument("results")
+    p.add_argument("--out", help="PNG path (default: next to the results)")
+    p.set_defaults(func=cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, ValueError, FileNotFoundError, OSError) as err:
+        print(f"dgep: error: {err}".splitlines()[0], file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dgep: interrupted; finished points are kept, rerun to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -69,29 +69,33 @@ class EquivalentGLM(NamedTuple):
 
 
 def equivalent_glm(spec: TeacherSpec) -> EquivalentGLM:
-    """``rho`` and ``delta_eff`` of ``spec`` by the offset recursion (THEORY.md 3.2)."""
+    """``rho`` and ``delta_eff`` of ``spec`` by the offset recursion (THEORY.md 3.2).
+
+    The state ``(beta, v, s)`` starts at the inputs, ``(0, 1, 1)``; each layer multiplies it by
+    its prior variance and then applies its activation; the readout multiplies by ``Delta_a``.
+    """
     z, w = gauss_hermite()
-    beta, v, s = 0.0, spec.prior_var[0], spec.prior_var[0]
-    next_var = (*spec.prior_var[1:], spec.readout_var)
+    beta, v, s = 0.0, 1.0, 1.0
     layers = []
-    for act, D in zip(spec.activations, next_var, strict=True):
-        b = np.sqrt(beta) * z
-        m, c, second = offset_moments(act, b, v)
+    for act, D in zip(spec.activations, spec.prior_var, strict=True):
+        beta, v, s = D * beta, D * v, D * s
+        m, c, second = offset_moments(act, np.sqrt(beta) * z, v)
         gain2 = float(w @ c**2)
         variance = float(w @ (second - m**2))
         layers.append(LayerTheory(beta, v, s, gain2, variance - v * gain2))
-        beta, v, s = D * float(w @ m**2), D * variance, D * gain2 * s
-    return EquivalentGLM(s, v - s, spec.channel, spec.noise, tuple(layers))
+        beta, v, s = float(w @ m**2), variance, gain2 * s
+    D = spec.readout_var
+    return EquivalentGLM(D * s, D * (v - s), spec.channel, spec.noise, tuple(layers))
 
 
 def equivalent_glm_centred(spec: TeacherSpec) -> EquivalentGLM:
     """``rho`` and ``delta_eff`` by the centred recursion of THEORY.md 3.1 (mu_0 ignored)."""
-    r = rho = spec.prior_var[0]
-    next_var = (*spec.prior_var[1:], spec.readout_var)
-    delta_eff, layers = 0.0, []
-    for act, D in zip(spec.activations, next_var, strict=True):
+    r, rho, delta_eff, layers = 1.0, 1.0, 0.0, []
+    for act, D in zip(spec.activations, spec.prior_var, strict=True):
+        r, rho, delta_eff = D * r, D * rho, D * delta_eff
         mu0, mu1, mustar = gaussian_coefficients(act, r)
         layers.append(LayerTheory(0.0, r, rho, mu1**2, mustar**2))
-        rho, delta_eff = D * rho * mu1**2, D * (delta_eff * mu1**2 + mustar**2)
-        r = D * (mu0**2 + r * mu1**2 + mustar**2)
-    return EquivalentGLM(rho, delta_eff, spec.channel, spec.noise, tuple(layers))
+        rho, delta_eff = rho * mu1**2, delta_eff * mu1**2 + mustar**2
+        r = mu0**2 + r * mu1**2 + mustar**2
+    D = spec.readout_var
+    return EquivalentGLM(D * rho, D * delta_eff, spec.channel, spec.noise, tuple(layers))

@@ -54,7 +54,9 @@ def ridge_excess_error(
     return rho * lam**2 * dm + sigma2 * (m - lam * dm)
 
 
-def ridge_error(alpha: np.ndarray | float, lam: np.ndarray | float, glm: EquivalentGLM) -> np.ndarray:
+def ridge_error(
+    alpha: np.ndarray | float, lam: np.ndarray | float, glm: EquivalentGLM
+) -> np.ndarray:
     """Test error of ridge at ``lam`` on a deep teacher, against the clean target.
 
     ``eps = e(lam) + delta_eff`` with truth ``rho`` and noise ``s2 = delta_eff + Delta``

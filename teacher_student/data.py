@@ -41,7 +41,9 @@ class Data:
         """An ``xarray.Dataset`` with dims ``sample`` and ``feature``; lossless through netCDF."""
         import xarray as xr
 
-        attrs = {k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in self.attrs.items()}
+        attrs = {
+            k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in self.attrs.items()
+        }
         return xr.Dataset(
             {
                 "x": (("sample", "feature"), self.x, {"long_name": "input x ~ N(0, I_d)"}),

@@ -49,7 +49,8 @@ def check_dimension(d: Any) -> int:
 class TeacherSpec:
     """Immutable, validated teacher specification (THEORY.md section 1).
 
-    ``activations[l]`` is sigma_{l+1}; the depth is ``L = len(activations)``. ``widths[l]`` is
+    ``activations[l]`` is sigma_{l+1}; the depth is ``L = len(activations)`` (``L = 0`` is the
+    linear model ``f = a . x / sqrt(d)``, whose posterior is Gaussian). ``widths[l]`` is
     ``gamma_{l+1} = k_{l+1} / d``; ``prior_var[l]`` is ``Delta_{l+1}``; ``readout_var`` is
     ``Delta_a``; ``noise`` is the label-noise variance ``Delta`` of the channel.
     """
@@ -63,8 +64,6 @@ class TeacherSpec:
 
     def __post_init__(self) -> None:
         acts = _tuple("activations", self.activations)
-        if not acts:
-            raise ValueError("activations = []: need at least one hidden layer")
         for name in acts:
             get_activation(name)
         depth = len(acts)

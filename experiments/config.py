@@ -1,0 +1,187 @@
+"""The TOML configuration every ``dgep`` command reads.
+
+Tables: ``[teacher]`` (or an array ``[[teacher]]`` for several settings) is validated by
+``teacher_student.TeacherSpec``; ``[sampler]`` by ``bayes.SamplerConfig``; ``[data]`` and
+``[run]`` by the pydantic models below. Unknown keys and wrong types are errors whose one-line
+message names the key and the value.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from teacher_student import TeacherSpec
+
+
+class ConfigError(ValueError):
+    """A bad configuration file or value; the message is one line naming the key and value."""
+
+
+class AlphaRange(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    start: float = Field(gt=0)
+    stop: float = Field(gt=0)
+    num: int = Field(ge=1)
+    scale: Literal["linear", "log"] = "linear"
+
+    def values(self) -> list[float]:
+        grid = np.geomspace if self.scale == "log" else np.linspace
+        return [float(a) for a in grid(self.start, self.stop, self.num)]
+
+
+class DataTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    alpha: list[float] | AlphaRange
+    d: list[int] = Field(default_factory=lambda: [40])
+    n_test: int = Field(default=4000, ge=2)
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha(cls, value: list[float] | AlphaRange) -> list[float]:
+        values = value.values() if isinstance(value, AlphaRange) else value
+        if not values:
+            raise ValueError("needs at least one value")
+        for a in values:
+            if not (np.isfinite(a) and a > 0):
+                raise ValueError(f"every alpha must be a finite number > 0, got {a!r}")
+        if len(set(values)) != len(values):
+            raise ValueError("values must be distinct")
+        return sorted(values)
+
+    @field_validator("d")
+    @classmethod
+    def _d(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 1 for d in value) or len(set(value)) != len(value):
+            raise ValueError("needs distinct integers >= 1")
+        return sorted(value)
+
+
+class RunTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    executor: Literal["local", "dask"] = "local"
+    workers: int = Field(default=1, ge=1)
+    teacher_inputs: int = Field(default=200_000, ge=2)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, value: list[int]) -> list[int]:
+        if not value or any(s < 0 for s in value) or len(set(value)) != len(value):
+            raise ValueError("needs distinct integers >= 0")
+        return value
+
+
+class Config:
+    """A validated configuration: teacher settings, data, sampler and run settings."""
+
+    def __init__(
+        self, raw: dict[str, Any], source: str = "config", *, sampler: bool = True
+    ) -> None:
+        self.source = source
+        self.raw = raw
+        known = {"teacher", "data", "sampler", "run"}
+        for key in raw:
+            if key not in known:
+                self._fail(f"[{key}]", raw[key], "unknown table")
+        self.settings = self._teachers(raw.get("teacher"))
+        self.data = self._model(DataTable, "data", raw.get("data"))
+        self.run = self._model(RunTable, "run", raw.get("run", {}))
+        self.sampler = self._sampler(raw.get("sampler", {})) if sampler else None
+
+    def _sampler(self, table: Any) -> Any:
+        from bayes import SamplerConfig  # validated by its owner; imports JAX, hence lazily
+
+        self._check_table("sampler", table, {f.name for f in fields(SamplerConfig)})
+        try:
+            return SamplerConfig(**table)
+        except (TypeError, ValueError) as err:
+            message = str(err).replace("sampler.", "[sampler].", 1)
+            raise ConfigError(f"{self.source}: {message}") from None
+
+    def _fail(self, key: str, value: Any, message: str) -> None:
+        raise ConfigError(f"{self.source}: {key} = {value!r}: {message}")
+
+    def _check_table(self, name: str, table: Any, allowed: set[str]) -> None:
+        if not isinstance(table, dict):
+            self._fail(f"[{name}]", table, "must be a table")
+        for key in table:
+            if key not in allowed:
+                self._fail(f"[{name}].{key}", table[key], "unknown key")
+
+    def _teachers(self, table: Any) -> tuple[TeacherSpec, ...]:
+        if table is None:
+            raise ConfigError(f"{self.source}: [teacher]: missing table")
+        tables = table if isinstance(table, list) else [table]
+        specs = []
+        for i, t in enumerate(tables):
+            where = "[teacher]" if len(tables) == 1 else f"[[teacher]] #{i + 1}"
+            if not isinstance(t, dict):
+                self._fail(where, t, "must be a table")
+            try:
+                specs.append(TeacherSpec.from_dict(t, where=where))
+            except ValueError as err:
+                raise ConfigError(f"{self.source}: {err}") from None
+        return tuple(specs)
+
+    def _model(self, model: type[BaseModel], name: str, table: Any) -> Any:
+        if table is None:
+            raise ConfigError(f"{self.source}: [{name}]: missing table")
+        if not isinstance(table, dict):
+            self._fail(f"[{name}]", table, "must be a table")
+        try:
+            return model.model_validate(table)
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(part) for part in first["loc"][:1])
+            value = table.get(first["loc"][0], first.get("input")) if first["loc"] else table
+            message = first["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{self.source}: [{name}].{loc} = {value!r}: {message}") from None
+
+    @property
+    def alphas(self) -> list[float]:
+        return self.data.alpha
+
+    def to_json(self) -> str:
+        """Canonical JSON of the validated configuration (its identity for resuming)."""
+        return json.dumps(
+            {
+                "teacher": [s.to_dict() for s in self.settings],
+                "data": self.data.model_dump(),
+                "sampler": self.sampler.to_dict(),
+                "run": self.run.model_dump(exclude={"executor", "workers"}),
+            },
+            sort_keys=True,
+        )
+
+
+def parse_config(text: str, source: str = "config", *, sampler: bool = True) -> Config:
+    """Validate TOML text; ``sampler=False`` skips the ``[sampler]`` table (theory only)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML: {err}") from None
+    return Config(raw, source, sampler=sampler)
+
+
+def load_config(path: str | Path, *, sampler: bool = True) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    return parse_config(text, str(path), sampler=sampler)
+
+
+BUILTIN_CONFIGS = Path(__file__).parent / "configs"
+
+
+def builtin_config(name: str) -> Config:
+    """One of the named experiments in ``experiments/configs`` (``demo``, ``cui2023``, ...)."""
+    return load_config(BUILTIN_CONFIGS / f"{name}.toml")

@@ -1,0 +1,258 @@
+"""Sweeps: every point (setting x d x alpha x seed) sampled, measured and compared with theory.
+
+Each finished point is one small JSON file written atomically (temporary file, then
+``os.replace``) in ``DIR/points``; a rerun skips the points already there, so a killed sweep
+loses only the points in flight. ``DIR/config.json`` holds the configuration: a different
+configuration in the same directory is refused unless ``fresh=True``. ``DIR/results.nc`` is
+rebuilt from the point files at the end of every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from teacher_student import TeacherSpec, measure_teacher, num_samples, problem_seeds, sample_teacher
+
+from .config import Config
+
+
+class Point(NamedTuple):
+    setting: int
+    d: int
+    alpha: float
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"s{self.setting}_d{self.d}_a{self.alpha:.6g}_seed{self.seed}"
+
+
+def sweep_points(config: Config) -> list[Point]:
+    """All points, grouped by (setting, d) so that one process reuses one compiled sampler."""
+    return [
+        Point(s, d, alpha, seed)
+        for s in range(len(config.settings))
+        for d in config.data.d
+        for seed in config.run.seeds
+        for alpha in config.alphas
+    ]
+
+
+def run_point(
+    spec: TeacherSpec,
+    point: Point,
+    alphas: list[float],
+    n_test: int,
+    sampler: Any,
+    teacher_inputs: int,
+) -> dict[str, Any]:
+    """Teacher, data, posterior, measurements and theory of one point, as a flat dict.
+
+    ``n`` is padded to the largest ``n`` of the sweep at this ``d`` so the sampler compiles once
+    per ``d``. Seeds: ``problem_seeds(seed)`` gives teacher, train and test seeds; the teacher's
+    ``rho_T`` is measured on ``teacher_inputs`` inputs from the test seed + 1.
+    """
+    from bayes import measure, sample_posterior
+    from gle import bayes_optimal, equivalent_glm, teacher_prediction
+
+    start = time.perf_counter()
+    seeds = problem_seeds(point.seed)
+    teacher = sample_teacher(spec, point.d, seeds.teacher)
+    train = teacher.sample(num_samples(point.alpha, point.d), seeds.train)
+    test = teacher.sample(n_test, seeds.test)
+    n_pad = max(num_samples(a, point.d) for a in alphas)
+    run = sample_posterior(teacher, train, test, sampler, seed=point.seed, n_pad=n_pad)
+    measured = measure(run, test, spec.channel).flat()
+
+    glm = equivalent_glm(spec)
+    fp = bayes_optimal(glm, point.alpha)
+    stats = measure_teacher(teacher, teacher_inputs, seed=seeds.test + 1)
+    theory = {
+        "eps_theory": float(fp.eps_bo[0]),
+        "eps_gibbs_theory": float(fp.eps_gibbs[0]),
+        "eps_theory_clean": float(fp.eps_bo_clean[0]),
+        "q_theory": float(fp.q[0]),
+        "rho_theory": glm.rho,
+        "delta_eff_theory": glm.delta_eff,
+        "rho_teacher": stats.rho,
+        "rho_teacher_se": stats.rho_se,
+        "delta_eff_teacher": stats.delta_eff,
+        "mean_f_teacher": stats.mean_f,
+        "eps_theory_teacher": float(
+            teacher_prediction(point.alpha, glm, stats.rho, stats.delta_eff)[0]
+        ),
+    }
+    return {
+        **measured,
+        **theory,
+        "n": train.n,
+        "wall_s": time.perf_counter() - start,
+        "sampler_s": run.timing["run_s"],
+    }
+
+
+class Task(NamedTuple):
+    """Everything one point needs, picklable for process pools and Dask workers."""
+
+    spec: TeacherSpec
+    point: Point
+    alphas: tuple[float, ...]
+    n_test: int
+    sampler: Any
+    teacher_inputs: int
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Run one point; an exception becomes an error record with its one-line message."""
+    try:
+        values = run_point(
+            task.spec,
+            task.point,
+            list(task.alphas),
+            task.n_test,
+            task.sampler,
+            task.teacher_inputs,
+        )
+        return {"status": "ok", "point": task.point._asdict(), "values": values}
+    except Exception as err:  # recorded, and the sweep goes on
+        return {
+            "status": "error",
+            "point": task.point._asdict(),
+            "error": f"{type(err).__name__}: {err}".splitlines()[0],
+            "traceback": traceback.format_exc(),
+        }
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same directory, then rename over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ResultStore:
+    """The output directory of a sweep: ``config.json``, ``points/*.json``, ``results.nc``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.points_dir = self.root / "points"
+
+    def open(self, config: Config, *, fresh: bool = False) -> None:
+        """Create or resume; a different config is refused unless ``fresh`` (which clears it)."""
+        config_path = self.root / "config.json"
+        if config_path.exists():
+            same = json.loads(config_path.read_text()) == json.loads(config.to_json())
+            if not same and not fresh:
+                raise ValueError(
+                    f"{self.root}: holds results of a different configuration; use another "
+                    "--out directory or --fresh to discard them"
+                )
+            if fresh:
+                shutil.rmtree(self.points_dir, ignore_errors=True)
+        self.points_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(config_path, lambda p: p.write_text(config.to_json()))
+
+    def finished(self) -> set[str]:
+        """Keys of the points finished without error."""
+        done = set()
+        for path in self.points_dir.glob("*.json"):
+            if json.loads(path.read_text()).get("status") == "ok":
+                done.add(path.stem)
+        return done
+
+    def write_point(self, record: dict[str, Any]) -> None:
+        key = Point(**record["point"]).key
+        atomic_write(self.points_dir / f"{key}.json", lambda p: p.write_text(json.dumps(record)))
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for path in sorted(self.points_dir.glob("*.json")):
+            yield json.loads(path.read_text())
+
+
+def _local_results(tasks: list[Task], workers: int) -> Iterable[dict[str, Any]]:
+    if workers == 1:
+        yield from map(run_task, tasks)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for future in as_completed([pool.submit(run_task, t) for t in tasks]):
+            yield future.result()
+
+
+def _dask_results(
+    tasks: list[Task], workers: int, scheduler: str | None
+) -> Iterable[dict[str, Any]]:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    client = Client(scheduler or cluster)
+    try:
+        futures = client.map(run_task, tasks, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_sweep(
+    config: Config,
+    out: str | Path,
+    *,
+    fresh: bool = False,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Run every unfinished point of ``config`` into ``out``; returns the path of results.nc."""
+    from tqdm.auto import tqdm
+
+    from .results import write_results
+
+    store = ResultStore(out)
+    store.open(config, fresh=fresh)
+    done = store.finished()
+    points = [p for p in sweep_points(config) if p.key not in done]
+    tasks = [
+        Task(
+            config.settings[p.setting],
+            p,
+            tuple(config.alphas),
+            config.data.n_test,
+            config.sampler,
+            config.run.teacher_inputs,
+        )
+        for p in points
+    ]
+    if config.run.executor == "dask" or scheduler is not None:
+        results = _dask_results(tasks, config.run.workers, scheduler)
+    else:
+        results = _local_results(tasks, config.run.workers)
+    total = len(done) + len(points)
+    with tqdm(total=total, initial=len(done), disable=not progress, unit="point") as bar:
+        for record in results:
+            store.write_point(record)
+            if record["status"] == "error":
+                bar.write(f"point {Point(**record['point']).key} failed: {record['error']}")
+            bar.update()
+    return write_results(config, store)
