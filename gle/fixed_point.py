@@ -202,7 +202,7 @@ def _check_alpha(alpha: np.ndarray | float) -> np.ndarray:
     alpha = np.atleast_1d(np.asarray(alpha, dtype=float))
     bad = ~(np.isfinite(alpha) & (alpha > 0))
     if bad.any():
-        raise ValueError(f"alpha = {alpha[bad][0]!r}: must be a finite number > 0")
+        raise ValueError(f"alpha = {float(alpha[bad][0])!r}: must be a finite number > 0")
     return alpha
 
 

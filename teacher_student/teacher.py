@@ -24,6 +24,7 @@ from .network import layer_activations, network_output
 from .spec import TeacherSpec, check_dimension
 
 _WEIGHTS, _INPUTS, _LABEL_NOISE, _ETA, _THETA = range(5)
+OUTPUT_BLOCK = 512
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -94,8 +95,22 @@ class Teacher:
     seed: int
 
     def output(self, x: np.ndarray) -> np.ndarray:
-        """Clean output ``f*(x)`` for inputs of shape (..., d)."""
-        return network_output(x, self.weights, layer_activations(self.spec))
+        """Clean output ``f*(x)`` for inputs of shape (n, d).
+
+        Rows are evaluated in zero-padded blocks of ``OUTPUT_BLOCK`` rows, so every row goes
+        through a matrix product of the same shape at the same position whatever ``n`` is: a
+        row's value is bitwise independent of the other rows (BLAS rounding depends on shapes).
+        """
+        acts = layer_activations(self.spec)
+        n = x.shape[0]
+        blocks = -(-n // OUTPUT_BLOCK)
+        padded = np.zeros((blocks * OUTPUT_BLOCK, self.d))
+        padded[:n] = x
+        out = [
+            network_output(padded[i : i + OUTPUT_BLOCK], self.weights, acts)
+            for i in range(0, padded.shape[0], OUTPUT_BLOCK)
+        ]
+        return np.concatenate(out)[:n]
 
     def sample(self, n: int, seed: int) -> Data:
         """``n`` samples ``(x, f*(x), y)``; see the module docstring for the seed streams."""
