@@ -274,8 +274,14 @@ def sample_posterior(
         raise ValueError(f"n_pad = {n_pad}: must be >= n = {train.n}")
     if cfg.num_probes > test.n:
         raise ValueError(f"sampler.num_probes = {cfg.num_probes}: more than n_test = {test.n}")
-    if cfg.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(cfg.dtype == "float64"):  # scoped: float32 and float64 runs can mix
+        return _sample(teacher, train, test, cfg, seed, n_pad)
+
+
+def _sample(
+    teacher: Teacher, train: Data, test: Data, cfg: SamplerConfig, seed: int, n_pad: int
+) -> PosteriorRun:
+    spec, d = teacher.spec, teacher.d
     method = _resolve_method(cfg)
     net = StudentNetwork(spec, d)
     init_key, chain_key = jax.random.split(jax.random.PRNGKey(seed))

@@ -77,13 +77,23 @@ def _report(results: Path, plot_dir: Path) -> None:
     print(f"wrote {plot_nishimori(ds, plot_dir / 'nishimori.png')}")
 
 
+class PointsFailed(Exception):
+    """Some points of a sweep failed (recorded in results.nc); the exit code is 1."""
+
+
 def _run(config: Config, out: Path, args: argparse.Namespace) -> None:
-    from .sweep import run_sweep
+    from .sweep import ResultStore, run_sweep
 
     results = run_sweep(
         config, out, fresh=args.fresh, scheduler=args.scheduler, progress=not args.no_progress
     )
     _report(results, out)
+    failed = [r for r in ResultStore(out).records() if r["status"] != "ok"]
+    if failed:
+        raise PointsFailed(
+            f"{len(failed)} point(s) failed, first: {failed[0]['error']} "
+            f"(messages in {results}; rerun to retry them)"
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -161,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, FileNotFoundError, OSError) as err:
         print(f"dgep: error: {err}".splitlines()[0], file=sys.stderr)
         return 2
+    except PointsFailed as err:
+        print(f"dgep: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("dgep: interrupted; finished points are kept, rerun to resume", file=sys.stderr)
         return 130

@@ -37,6 +37,10 @@ LONG_NAMES = {
     "ess_min": "smallest bulk ESS over the per-draw observables",
     "divergences": "number of divergent transitions after warmup",
     "wall_s": "wall-clock time of the point",
+    "eps_bayes_se": "standard error of eps_bayes (test-set sampling)",
+    "eps_gibbs_se": "Monte-Carlo standard error of eps_gibbs",
+    "overlap_st_se": "Monte-Carlo standard error of overlap_st",
+    "overlap_ss_se": "Monte-Carlo standard error of overlap_ss",
 }
 UNITS = {"wall_s": "s", "sampler_s": "s"}
 PACKAGES = ("dgep", "numpy", "scipy", "jax", "numpyro", "arviz", "xarray")
@@ -78,6 +82,8 @@ def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
             continue
         for name, value in record["values"].items():
             values.setdefault(name, np.full(shape, np.nan))[at] = value
+    for name in LONG_NAMES:  # the documented variables exist even when every point failed
+        values.setdefault(name, np.full(shape, np.nan))
     data_vars = {
         name: (
             dims,

@@ -1,0 +1,110 @@
+"""bayes: the sampler against an exactly solvable (Gaussian) posterior, Nishimori identities,
+the Delta = 0 refusal, reproducibility and compile-once reuse."""
+
+import numpy as np
+import pytest
+
+import bayes
+import teacher_student as ts
+from bayes.sampler import _chain_function
+from teacher_student import TeacherSpec
+
+pytestmark = pytest.mark.xdist_group("bayes")
+
+
+def exact_linear_posterior(train, test, prior_var, noise):
+    """Posterior of theta for y = X theta / sqrt(d) + N(0, noise), theta ~ N(0, prior_var I):
+    Sigma = (I / prior_var + X^T X / (d noise))^-1, mu = Sigma X^T y / (sqrt(d) noise);
+    f(x) = x . theta / sqrt(d) has mean x.mu/sqrt(d) and variance x^T Sigma x / d."""
+    d = train.d
+    precision = np.eye(d) / prior_var + train.x.T @ train.x / (d * noise)
+    cov = np.linalg.inv(precision)
+    mu = cov @ train.x.T @ train.y / (np.sqrt(d) * noise)
+    mean = test.x @ mu / np.sqrt(d)
+    var = np.einsum("nd,de,ne->n", test.x, cov, test.x) / d
+    return mean, var
+
+
+def test_linear_network_matches_exact_gaussian_posterior():
+    spec = TeacherSpec(activations=(), readout_var=1.0, noise=0.2)
+    teacher = ts.sample_teacher(spec, 15, 0)
+    train, test = teacher.sample(30, 1), teacher.sample(500, 2)
+    cfg = bayes.SamplerConfig(num_warmup=300, num_samples=1000, num_chains=2, dtype="float64")
+    run = bayes.sample_posterior(teacher, train, test, cfg, seed=3)
+    M = 2000
+    mean_hat = run.pred_sum.sum(0) / M
+    var_hat = run.pred_sq_sum.sum(0) / M - mean_hat**2
+    mean, var = exact_linear_posterior(train, test, 1.0, 0.2)
+    m = bayes.measure(run, test, "gaussian")
+    ess = m.ess_output
+    # Monte-Carlo error of a posterior mean is sqrt(var / ESS): the z-scores have mean square ~1
+    z = (mean_hat - mean) / np.sqrt(var / ess)
+    assert np.mean(z**2) < 3.0
+    # the sample variance has relative error sqrt(2 / ESS) per point; averaged over points
+    assert abs(np.mean(var_hat / var) - 1) < 3 * np.sqrt(2 / ess)
+    # eps_bayes against the exact finite-d Bayes error of this teacher and test set
+    exact_eps = np.mean((test.f_star - mean) ** 2)
+    mc = np.mean(var) / ess  # the raw error's Monte-Carlo excess, removed by the correction
+    assert abs(m.eps_bayes.value - exact_eps) < 3 * mc + 0.05 * exact_eps
+    # the overlaps estimate q and rho of this posterior: rho_student ~ |theta|^2 / d
+    assert m.rho_teacher_test == pytest.approx(teacher.weights[0] @ teacher.weights[0] / 15,
+                                               rel=0.3)
+
+
+def test_refuses_noiseless_channel():
+    spec = TeacherSpec(activations=("tanh",), noise=0.0)
+    teacher = ts.sample_teacher(spec, 5, 0)
+    with pytest.raises(ValueError, match="noise = 0.0: HMC cannot sample"):
+        bayes.sample_posterior(teacher, teacher.sample(10, 1), teacher.sample(20, 2))
+
+
+def test_reproducible_and_compiled_once():
+    spec = TeacherSpec(activations=("tanh", "tanh"), noise=0.1)
+    cfg = bayes.SamplerConfig(num_warmup=50, num_samples=50, num_chains=2,
+                              chain_method="sequential", init="prior")
+    teacher = ts.sample_teacher(spec, 8, 0)
+    test = teacher.sample(64, 2)
+    a = bayes.sample_posterior(teacher, teacher.sample(16, 1), test, cfg, seed=5, n_pad=24)
+    b = bayes.sample_posterior(teacher, teacher.sample(16, 1), test, cfg, seed=5, n_pad=24)
+    for key in a.draws:
+        assert np.array_equal(a.draws[key], b.draws[key])
+    # another seed, another teacher and another n with the same padded shape: no recompile
+    other = ts.sample_teacher(spec, 8, 1)
+    c = bayes.sample_posterior(other, other.sample(24, 1), other.sample(64, 2), cfg, seed=6,
+                               n_pad=24)
+    assert not np.array_equal(a.draws["gibbs"], c.draws["gibbs"])
+    assert _chain_function(spec, 8, cfg, "sequential")._cache_size() == 1
+    idata = bayes.to_inference_data(c)
+    assert {"posterior", "sample_stats"} <= set(idata.groups())
+    assert idata.posterior["eps_gibbs"].shape == (2, 50)
+
+
+@pytest.mark.parametrize("channel", ["gaussian", "sign"])
+def test_nishimori_identities_over_teachers(channel):
+    # informed start, tanh L = 2, d = 12, 12 teachers: the gaps vanish in expectation over
+    # teachers (not per teacher), so the test averages over seeds; tolerance 3 SE over seeds.
+    spec = TeacherSpec(activations=("tanh", "tanh"), channel=channel, noise=0.1)
+    cfg = bayes.SamplerConfig(num_warmup=150, num_samples=300, num_chains=2)
+    eps_gaps, q_gaps = [], []
+    for seed in range(12):
+        teacher = ts.sample_teacher(spec, 12, seed)
+        test = teacher.sample(1000, 100 + seed)
+        run = bayes.sample_posterior(teacher, teacher.sample(24, 50 + seed), test, cfg, seed=seed)
+        m = bayes.measure(run, test, channel)
+        eps_gaps.append(m.nishimori_eps_gap.value)
+        q_gaps.append(m.nishimori_overlap_gap.value)
+        assert m.diagnostics["divergences"] <= 0.05 * m.num_draws
+    q_gaps = np.array(q_gaps)
+    assert abs(q_gaps.mean()) < 3 * q_gaps.std(ddof=1) / np.sqrt(q_gaps.size)
+    if channel == "gaussian":
+        eps_gaps = np.array(eps_gaps)
+        assert abs(eps_gaps.mean()) < 3 * eps_gaps.std(ddof=1) / np.sqrt(eps_gaps.size)
+
+
+def test_sampler_config_validation():
+    with pytest.raises(ValueError, match="sampler.num_chains = 0"):
+        bayes.SamplerConfig(num_chains=0)
+    with pytest.raises(ValueError, match="sampler.init = 'random'"):
+        bayes.SamplerConfig(init="random")
+    with pytest.raises(ValueError, match="sampler.target_accept = 1.5"):
+        bayes.SamplerConfig(target_accept=1.5)

@@ -1,0 +1,217 @@
+"""experiments: the dgep command end to end, resume after SIGKILL, Dask = local, bad configs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from experiments.cli import main
+from experiments.config import ConfigError, builtin_config, parse_config
+from experiments.results import extrapolate, open_results, summarize
+
+pytestmark = pytest.mark.xdist_group("experiments")
+
+TINY = """
+[teacher]
+activations = ["tanh"]
+widths = [1.0]
+channel = "gaussian"
+noise = 0.2
+[data]
+d = [6, 8]
+alpha = [1.0, 2.0]
+n_test = 200
+[sampler]
+num_warmup = 40
+num_samples = 40
+num_chains = 2
+num_probes = 8
+[run]
+seeds = [0, 1]
+teacher_inputs = 2000
+"""
+TIMING = {"wall_s", "sampler_s"}
+
+
+def dgep(*args, cwd=None):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=600)
+
+
+def write(tmp_path, text, name="c.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def point_values(directory):
+    out = {}
+    for path in sorted((Path(directory) / "points").glob("*.json")):
+        record = json.loads(path.read_text())
+        out[path.stem] = {k: v for k, v in record["values"].items() if k not in TIMING}
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ref")
+    config = write(tmp, TINY)
+    result = dgep("run", str(config), "--out", str(tmp / "out"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return tmp, result
+
+
+def test_run_end_to_end(reference_run):
+    tmp, result = reference_run
+    ds = xr.load_dataset(tmp / "out" / "results.nc", engine="h5netcdf")
+    assert dict(ds.sizes) == {"d": 2, "alpha": 2, "seed": 2}
+    required = ["eps_bayes", "eps_bayes_raw", "eps_gibbs", "eps_theory", "eps_gibbs_theory",
+                "overlap_st", "overlap_ss", "rho_teacher", "rhat_max", "ess_min", "divergences",
+                "wall_s", "eps_theory_teacher", "delta_eff_teacher"]
+    for name in required:
+        assert name in ds and ds[name].attrs["long_name"], name
+        assert np.isfinite(ds[name]).all(), name
+    assert json.loads(ds.attrs["config"])["data"]["d"] == [6, 8]
+    assert "jax" in json.loads(ds.attrs["versions"])
+    assert (tmp / "out" / "results.png").stat().st_size > 10_000
+    assert "d->inf" in result.stdout
+    summary = dgep("summary", str(tmp / "out" / "results.nc"))
+    assert summary.returncode == 0 and "tanh gaussian" in summary.stdout
+    plot = dgep("plot", str(tmp / "out" / "results.nc"), "--out", str(tmp / "fig.png"))
+    assert plot.returncode == 0 and (tmp / "fig_nishimori.png").exists()
+    # rerunning skips every finished point and changes nothing
+    before = point_values(tmp / "out")
+    again = dgep("run", str(tmp / "c.toml"), "--out", str(tmp / "out"), "--no-progress")
+    assert again.returncode == 0 and point_values(tmp / "out") == before
+
+
+def test_killed_sweep_resumes_to_identical_results(reference_run, tmp_path):
+    ref_dir = reference_run[0] / "out"
+    config = write(tmp_path, TINY)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "run", str(config),
+                             "--out", str(out), "--no-progress"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((out / "points").glob("*.json"))) < 2:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list((out / "points").glob("*.json")))
+    assert 2 <= done < 8, "the sweep should have been killed mid-run"
+    assert not list((out / "points").glob(".*tmp"))
+    result = dgep("run", str(config), "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert point_values(out) == point_values(ref_dir)
+    assert len(point_values(out)) == 8
+
+
+def test_dask_executor_gives_the_same_numbers(reference_run, tmp_path):
+    config = write(tmp_path, TINY.replace("seeds = [0, 1]", 'seeds = [0, 1]\nexecutor = "dask"\n'
+                                                        "workers = 2"))
+    result = dgep("run", str(config), "--out", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert point_values(tmp_path / "out") == point_values(reference_run[0] / "out")
+
+
+def test_different_config_is_refused_unless_fresh(reference_run, tmp_path):
+    out = tmp_path / "out"
+    first = write(tmp_path, TINY.replace("alpha = [1.0, 2.0]", "alpha = [1.0]"), "a.toml")
+    assert dgep("run", str(first), "--out", str(out), "--no-progress").returncode == 0
+    second = write(tmp_path, TINY.replace("alpha = [1.0, 2.0]", "alpha = [3.0]"), "b.toml")
+    refused = dgep("run", str(second), "--out", str(out), "--no-progress")
+    assert refused.returncode == 2 and "different configuration" in refused.stderr
+    assert len(point_values(out)) == 4  # nothing lost
+    fresh = dgep("run", str(second), "--out", str(out), "--no-progress", "--fresh")
+    assert fresh.returncode == 0
+    assert all("a3_" in key for key in point_values(out))
+
+
+def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path):
+    text = TINY.replace("num_probes = 8", "num_probes = 500").replace("d = [6, 8]", "d = [6]")
+    config = write(tmp_path, text)
+    result = dgep("run", str(config), "--out", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 1 and "4 point(s) failed" in result.stderr
+    ds = xr.load_dataset(tmp_path / "out" / "results.nc", engine="h5netcdf")
+    assert "num_probes = 500" in str(ds["error"].values.ravel()[0])
+    assert ds.sizes["seed"] == 2 and ds.sizes["alpha"] == 2
+    assert np.isnan(ds["eps_bayes"]).all()
+
+
+BAD = [
+    ("[teacher]\nactivations = ['tanh']\nnoise = -1\n[data]\nalpha = [1.0]\n",
+     "[teacher].noise = -1"),
+    ("[teacher]\nactivations = ['tanh']\ncolour = 1\n[data]\nalpha = [1.0]\n",
+     "[teacher].colour = 1: unknown key"),
+    ("[teacher]\nactivations = ['tahn']\n[data]\nalpha = [1.0]\n", "unknown activation 'tahn'"),
+    ("[teacher]\nactivations = ['tanh']\nwidths = [1.0, 2.0]\n[data]\nalpha = [1.0]\n",
+     "widths = [1.0, 2.0]"),
+    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [0.0]\n", "[data].alpha = [0.0]"),
+    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\nd = [0]\n", "[data].d = [0]"),
+    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\nn_test = 'many'\n",
+     "[data].n_test = 'many'"),
+    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[sampler]\nnum_warmup = -5\n",
+     "[sampler].num_warmup = -5"),
+    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[sampler]\nwarmup = 5\n",
+     "[sampler].warmup = 5: unknown key"),
+    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[run]\nexecutor = 'slurm'\n",
+     "[run].executor = 'slurm'"),
+    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[extra]\nx = 1\n",
+     "[extra] = {'x': 1}: unknown table"),
+    ("[teacher\n", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+def test_bad_configs_are_one_line_errors(tmp_path, capsys, text, message):
+    config = write(tmp_path, text)
+    assert main(["run", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_errors_have_no_traceback(tmp_path):
+    missing = dgep("run", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_alpha = dgep("theory", str(write(tmp_path, TINY)), "--alpha", "3:1:x")
+    assert bad_alpha.returncode == 2 and "--alpha = '3:1:x'" in bad_alpha.stderr
+    noiseless = write(tmp_path, TINY.replace("noise = 0.2", "noise = 0.0"), "n.toml")
+    assert dgep("summary", str(tmp_path / "none.nc")).returncode == 2
+    theory = dgep("theory", str(noiseless), "--out", str(tmp_path / "t.nc"))
+    assert theory.returncode == 0 and "eps_bo" in theory.stdout
+    assert xr.load_dataset(tmp_path / "t.nc", engine="h5netcdf").sizes["alpha"] == 2
+
+
+def test_named_configs_parse():
+    for name in ("demo", "cui2023", "validation"):
+        config = builtin_config(name)
+        assert config.settings and config.alphas
+    with pytest.raises(ConfigError, match="alpha"):
+        parse_config("[teacher]\nactivations=['tanh']\n[data]\nalpha={start=1,stop=2}\n")
+
+
+def test_extrapolation_recovers_a_known_line():
+    inv_d = 1 / np.array([20.0, 40.0, 80.0])
+    fit = extrapolate(inv_d, 0.3 + 2.0 * inv_d, np.full(3, 0.01))
+    assert fit.value == pytest.approx(0.3) and 0 < fit.se < 0.05
+    assert np.isnan(extrapolate(inv_d[:1], np.array([0.3]), np.array([0.01])).value)
+
+
+def test_summary_means_and_standard_errors(reference_run):
+    ds = open_results(reference_run[0] / "out" / "results.nc")
+    summary = summarize(ds)
+    values = ds["eps_bayes"].isel(setting=0, d=0, alpha=0).values
+    assert float(summary["eps_bayes"].isel(setting=0, d=0, alpha=0)) == pytest.approx(values.mean())
+    assert float(summary["eps_bayes_se"].isel(setting=0, d=0, alpha=0)) == pytest.approx(
+        values.std(ddof=1) / np.sqrt(2))
