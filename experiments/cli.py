@@ -77,7 +77,7 @@ def _report(results: Path, plot_dir: Path) -> None:
     print(f"wrote {plot_nishimori(ds, plot_dir / 'nishimori.png')}")
 
 
-class PointsFailed(Exception):
+class FailedPointsError(Exception):
     """Some points of a sweep failed (recorded in results.nc); the exit code is 1."""
 
 
@@ -90,7 +90,7 @@ def _run(config: Config, out: Path, args: argparse.Namespace) -> None:
     _report(results, out)
     failed = [r for r in ResultStore(out).records() if r["status"] != "ok"]
     if failed:
-        raise PointsFailed(
+        raise FailedPointsError(
             f"{len(failed)} point(s) failed, first: {failed[0]['error']} "
             f"(messages in {results}; rerun to retry them)"
         )
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, FileNotFoundError, OSError) as err:
         print(f"dgep: error: {err}".splitlines()[0], file=sys.stderr)
         return 2
-    except PointsFailed as err:
+    except FailedPointsError as err:
         print(f"dgep: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -254,10 +254,7 @@ def damped_iteration(
     conj = CHANNEL_SOLVERS[channel]
     for it in range(1, max_iter + 1):
         e = np.array(rho - q)
-        if channel == "gaussian":
-            r = alpha / (s2 + e)
-        else:
-            r = conj.conjugate(alpha, rho, s2, e)
+        r = alpha / (s2 + e) if channel == "gaussian" else conj.conjugate(alpha, rho, s2, e)
         q_new = damping * q + (1 - damping) * float(rho**2 * r / (1 + rho * r))
         if abs(q_new - q) < tol:
             return q_new, it

@@ -47,8 +47,9 @@ def test_linear_network_matches_exact_gaussian_posterior():
     mc = np.mean(var) / ess  # the raw error's Monte-Carlo excess, removed by the correction
     assert abs(m.eps_bayes.value - exact_eps) < 3 * mc + 0.05 * exact_eps
     # the overlaps estimate q and rho of this posterior: rho_student ~ |theta|^2 / d
-    assert m.rho_teacher_test == pytest.approx(teacher.weights[0] @ teacher.weights[0] / 15,
-                                               rel=0.3)
+    assert m.rho_teacher_test == pytest.approx(
+        teacher.weights[0] @ teacher.weights[0] / 15, rel=0.3
+    )
 
 
 def test_refuses_noiseless_channel():
@@ -60,8 +61,9 @@ def test_refuses_noiseless_channel():
 
 def test_reproducible_and_compiled_once():
     spec = TeacherSpec(activations=("tanh", "tanh"), noise=0.1)
-    cfg = bayes.SamplerConfig(num_warmup=50, num_samples=50, num_chains=2,
-                              chain_method="sequential", init="prior")
+    cfg = bayes.SamplerConfig(
+        num_warmup=50, num_samples=50, num_chains=2, chain_method="sequential", init="prior"
+    )
     teacher = ts.sample_teacher(spec, 8, 0)
     test = teacher.sample(64, 2)
     a = bayes.sample_posterior(teacher, teacher.sample(16, 1), test, cfg, seed=5, n_pad=24)
@@ -70,8 +72,9 @@ def test_reproducible_and_compiled_once():
         assert np.array_equal(a.draws[key], b.draws[key])
     # another seed, another teacher and another n with the same padded shape: no recompile
     other = ts.sample_teacher(spec, 8, 1)
-    c = bayes.sample_posterior(other, other.sample(24, 1), other.sample(64, 2), cfg, seed=6,
-                               n_pad=24)
+    c = bayes.sample_posterior(
+        other, other.sample(24, 1), other.sample(64, 2), cfg, seed=6, n_pad=24
+    )
     assert not np.array_equal(a.draws["gibbs"], c.draws["gibbs"])
     assert _chain_function(spec, 8, cfg, "sequential")._cache_size() == 1
     idata = bayes.to_inference_data(c)

@@ -42,8 +42,14 @@ TIMING = {"wall_s", "sampler_s"}
 
 def dgep(*args, cwd=None):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
 
 
 def write(tmp_path, text, name="c.toml"):
@@ -73,9 +79,22 @@ def test_run_end_to_end(reference_run):
     tmp, result = reference_run
     ds = xr.load_dataset(tmp / "out" / "results.nc", engine="h5netcdf")
     assert dict(ds.sizes) == {"d": 2, "alpha": 2, "seed": 2}
-    required = ["eps_bayes", "eps_bayes_raw", "eps_gibbs", "eps_theory", "eps_gibbs_theory",
-                "overlap_st", "overlap_ss", "rho_teacher", "rhat_max", "ess_min", "divergences",
-                "wall_s", "eps_theory_teacher", "delta_eff_teacher"]
+    required = [
+        "eps_bayes",
+        "eps_bayes_raw",
+        "eps_gibbs",
+        "eps_theory",
+        "eps_gibbs_theory",
+        "overlap_st",
+        "overlap_ss",
+        "rho_teacher",
+        "rhat_max",
+        "ess_min",
+        "divergences",
+        "wall_s",
+        "eps_theory_teacher",
+        "delta_eff_teacher",
+    ]
     for name in required:
         assert name in ds and ds[name].attrs["long_name"], name
         assert np.isfinite(ds[name]).all(), name
@@ -98,9 +117,21 @@ def test_killed_sweep_resumes_to_identical_results(reference_run, tmp_path):
     config = write(tmp_path, TINY)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "run", str(config),
-                             "--out", str(out), "--no-progress"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "experiments.cli",
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and len(list((out / "points").glob("*.json"))) < 2:
         time.sleep(0.2)
@@ -116,8 +147,9 @@ def test_killed_sweep_resumes_to_identical_results(reference_run, tmp_path):
 
 
 def test_dask_executor_gives_the_same_numbers(reference_run, tmp_path):
-    config = write(tmp_path, TINY.replace("seeds = [0, 1]", 'seeds = [0, 1]\nexecutor = "dask"\n'
-                                                        "workers = 2"))
+    config = write(
+        tmp_path, TINY.replace("seeds = [0, 1]", 'seeds = [0, 1]\nexecutor = "dask"\nworkers = 2')
+    )
     result = dgep("run", str(config), "--out", str(tmp_path / "out"), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert point_values(tmp_path / "out") == point_values(reference_run[0] / "out")
@@ -148,25 +180,41 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path):
 
 
 BAD = [
-    ("[teacher]\nactivations = ['tanh']\nnoise = -1\n[data]\nalpha = [1.0]\n",
-     "[teacher].noise = -1"),
-    ("[teacher]\nactivations = ['tanh']\ncolour = 1\n[data]\nalpha = [1.0]\n",
-     "[teacher].colour = 1: unknown key"),
+    (
+        "[teacher]\nactivations = ['tanh']\nnoise = -1\n[data]\nalpha = [1.0]\n",
+        "[teacher].noise = -1",
+    ),
+    (
+        "[teacher]\nactivations = ['tanh']\ncolour = 1\n[data]\nalpha = [1.0]\n",
+        "[teacher].colour = 1: unknown key",
+    ),
     ("[teacher]\nactivations = ['tahn']\n[data]\nalpha = [1.0]\n", "unknown activation 'tahn'"),
-    ("[teacher]\nactivations = ['tanh']\nwidths = [1.0, 2.0]\n[data]\nalpha = [1.0]\n",
-     "widths = [1.0, 2.0]"),
+    (
+        "[teacher]\nactivations = ['tanh']\nwidths = [1.0, 2.0]\n[data]\nalpha = [1.0]\n",
+        "widths = [1.0, 2.0]",
+    ),
     ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [0.0]\n", "[data].alpha = [0.0]"),
     ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\nd = [0]\n", "[data].d = [0]"),
-    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\nn_test = 'many'\n",
-     "[data].n_test = 'many'"),
-    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[sampler]\nnum_warmup = -5\n",
-     "[sampler].num_warmup = -5"),
-    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[sampler]\nwarmup = 5\n",
-     "[sampler].warmup = 5: unknown key"),
-    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[run]\nexecutor = 'slurm'\n",
-     "[run].executor = 'slurm'"),
-    ("[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[extra]\nx = 1\n",
-     "[extra] = {'x': 1}: unknown table"),
+    (
+        "[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\nn_test = 'many'\n",
+        "[data].n_test = 'many'",
+    ),
+    (
+        "[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[sampler]\nnum_warmup = -5\n",
+        "[sampler].num_warmup = -5",
+    ),
+    (
+        "[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[sampler]\nwarmup = 5\n",
+        "[sampler].warmup = 5: unknown key",
+    ),
+    (
+        "[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[run]\nexecutor = 'slurm'\n",
+        "[run].executor = 'slurm'",
+    ),
+    (
+        "[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[extra]\nx = 1\n",
+        "[extra] = {'x': 1}: unknown table",
+    ),
     ("[teacher\n", "not valid TOML"),
 ]
 
@@ -214,4 +262,5 @@ def test_summary_means_and_standard_errors(reference_run):
     values = ds["eps_bayes"].isel(setting=0, d=0, alpha=0).values
     assert float(summary["eps_bayes"].isel(setting=0, d=0, alpha=0)) == pytest.approx(values.mean())
     assert float(summary["eps_bayes_se"].isel(setting=0, d=0, alpha=0)) == pytest.approx(
-        values.std(ddof=1) / np.sqrt(2))
+        values.std(ddof=1) / np.sqrt(2)
+    )

@@ -17,16 +17,25 @@ from teacher_student import TeacherSpec
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 ACTS = ["tanh", "erf", "sign", "relu", "tanh2x", "linear"]
 FUNCS = {
-    "tanh": np.tanh, "erf": special.erf, "sign": np.sign, "relu": lambda h: np.maximum(h, 0),
-    "tanh2x": lambda h: np.tanh(2 * h), "linear": lambda h: h,
+    "tanh": np.tanh,
+    "erf": special.erf,
+    "sign": np.sign,
+    "relu": lambda h: np.maximum(h, 0),
+    "tanh2x": lambda h: np.tanh(2 * h),
+    "linear": lambda h: h,
 }
 
 
 def quad_expect(f, var, mean=0.0):
     s = np.sqrt(var)
     return integrate.quad(
-        lambda u: f(mean + s * u) * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi), -40, 40,
-        epsabs=1e-14, epsrel=1e-13, limit=1000, points=[-mean / s, 0.0],
+        lambda u: f(mean + s * u) * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi),
+        -40,
+        40,
+        epsabs=1e-14,
+        epsrel=1e-13,
+        limit=1000,
+        points=[-mean / s, 0.0],
     )[0]
 
 
@@ -47,7 +56,7 @@ def test_offset_moments_against_quadrature(act):
     for b, v in [(-0.7, 0.4), (0.3, 1.0), (1.5, 2.5)]:
         m, c, s = gle.offset_moments(act, b, v)
         assert m == pytest.approx(quad_expect(f, v, b), abs=1e-10)
-        assert c == pytest.approx(quad_expect(lambda h: (h - b) * f(h), v, b) / v, abs=1e-10)
+        assert c == pytest.approx(quad_expect(lambda h, b=b: (h - b) * f(h), v, b) / v, abs=1e-10)
         assert s == pytest.approx(quad_expect(lambda h: f(h) ** 2, v, b), abs=1e-10)
 
 
@@ -69,9 +78,7 @@ def test_reference_coefficients_published_values():
     assert glm.lam_bo == pytest.approx(0.3727894, abs=1e-7)
 
 
-@pytest.mark.parametrize(
-    "acts", [("relu", "relu"), ("tanh", "relu", "erf"), ("relu", "tanh")]
-)
+@pytest.mark.parametrize("acts", [("relu", "relu"), ("tanh", "relu", "erf"), ("relu", "tanh")])
 def test_offset_recursion_against_real_teachers(acts):
     # rho_T measured on 10 teachers at d = 500 (20 000 inputs each); tolerance 3 SE of the mean
     # over teachers (measured: about 2 % of rho) plus the O(1/d) finite-width bias.
@@ -163,8 +170,15 @@ def test_published_regression_curve():
     data = np.loadtxt(REFERENCE / "cui2023_tanh2x_L2_regression.csv", delimiter=",", skiprows=1)
     alpha = np.maximum(data[:, 0], 1e-12)
     fp = gle.bayes_optimal(TeacherSpec(activations=("tanh2x", "tanh2x")), alpha)
-    assert np.max(np.abs(fp.q / gle.equivalent_glm(
-        TeacherSpec(activations=("tanh2x", "tanh2x"))).rho - data[:, 1])) < 1e-8
+    assert (
+        np.max(
+            np.abs(
+                fp.q / gle.equivalent_glm(TeacherSpec(activations=("tanh2x", "tanh2x"))).rho
+                - data[:, 1]
+            )
+        )
+        < 1e-8
+    )
 
 
 @pytest.mark.parametrize("channel", ["gaussian", "sign"])
@@ -213,12 +227,19 @@ def test_ridge_formula_against_finite_d_traces():
 def test_ridge_at_lam_bo_is_the_bayes_error():
     glm = gle.equivalent_glm(TeacherSpec(activations=("tanh", "tanh"), noise=0.1))
     alpha = np.logspace(-2, 2, 30)
-    assert np.allclose(gle.ridge_error(alpha, glm.lam_bo, glm),
-                       gle.bayes_optimal(glm, alpha).eps_bo, rtol=1e-12, atol=1e-14)
+    assert np.allclose(
+        gle.ridge_error(alpha, glm.lam_bo, glm),
+        gle.bayes_optimal(glm, alpha).eps_bo,
+        rtol=1e-12,
+        atol=1e-14,
+    )
     for lam in (glm.lam_bo / 3, glm.lam_bo * 3):
         assert np.all(gle.ridge_error(alpha, lam, glm) >= gle.bayes_optimal(glm, alpha).eps_bo)
-    assert np.allclose(gle.teacher_prediction(alpha, glm, glm.rho, glm.delta_eff),
-                       gle.bayes_optimal(glm, alpha).eps_bo, rtol=1e-12)
+    assert np.allclose(
+        gle.teacher_prediction(alpha, glm, glm.rho, glm.delta_eff),
+        gle.bayes_optimal(glm, alpha).eps_bo,
+        rtol=1e-12,
+    )
 
 
 def ridge_test_error(data, test, lam):
@@ -230,8 +251,12 @@ def ridge_test_error(data, test, lam):
 
 @pytest.mark.parametrize(
     ("acts", "kind"),
-    [(("tanh",), "deep"), (("tanh",), "glm"), (("relu", "relu"), "deep"),
-     (("tanh", "relu", "erf"), "deep")],
+    [
+        (("tanh",), "deep"),
+        (("tanh",), "glm"),
+        (("relu", "relu"), "deep"),
+        (("tanh", "relu", "erf"), "deep"),
+    ],
 )
 def test_ridge_on_finite_teachers_matches_eps_bo(acts, kind):
     # ridge at lam_bo is the exact Bayes estimator of the GLM; 10 seeds at d = 500, alpha = 1.5;
@@ -245,8 +270,13 @@ def test_ridge_on_finite_teachers_matches_eps_bo(acts, kind):
             teacher = ts.sample_teacher(spec, d, seed)
         else:
             teacher = ts.sample_glm_teacher(spec, d, seed, rho=glm.rho, delta_eff=glm.delta_eff)
-        errors.append(ridge_test_error(teacher.sample(int(alpha * d), 1000 + seed),
-                                       teacher.sample(2000, 2000 + seed), glm.lam_bo))
+        errors.append(
+            ridge_test_error(
+                teacher.sample(int(alpha * d), 1000 + seed),
+                teacher.sample(2000, 2000 + seed),
+                glm.lam_bo,
+            )
+        )
     errors = np.array(errors)
     se = errors.std(ddof=1) / np.sqrt(errors.size)
     assert abs(errors.mean() - gle.bayes_optimal(glm, alpha).eps_bo[0]) < 3 * se + 1 / d
@@ -262,8 +292,9 @@ def test_per_teacher_prediction_on_real_teachers():
     for seed in range(12):
         teacher = ts.sample_teacher(spec, d, seed)
         stats = ts.measure_teacher(teacher, 40_000, seed=77)
-        err = ridge_test_error(teacher.sample(int(alpha * d), 500 + seed),
-                               teacher.sample(4000, 900 + seed), glm.lam_bo)
+        err = ridge_test_error(
+            teacher.sample(int(alpha * d), 500 + seed), teacher.sample(4000, 900 + seed), glm.lam_bo
+        )
         paired.append(err - gle.teacher_prediction(alpha, glm, stats.rho, stats.delta_eff)[0])
         raw.append(err - gle.bayes_optimal(glm, alpha).eps_bo[0])
     paired = np.array(paired)

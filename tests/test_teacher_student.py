@@ -16,8 +16,13 @@ def gaussian_expectation(f, var, mean=0.0):
     """E f(h), h ~ N(mean, var), by adaptive quadrature (independent of the package's rules)."""
     s = np.sqrt(var)
     value, _ = integrate.quad(
-        lambda u: f(mean + s * u) * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi), -12, 12,
-        epsabs=1e-13, epsrel=1e-12, limit=400, points=[-mean / s] if s > 0 else None,
+        lambda u: f(mean + s * u) * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi),
+        -12,
+        12,
+        epsabs=1e-13,
+        epsrel=1e-12,
+        limit=400,
+        points=[-mean / s] if s > 0 else None,
     )
     return value
 
@@ -166,8 +171,14 @@ def test_netcdf_round_trip_is_lossless(tmp_path):
 
 
 def test_spec_json_round_trip():
-    spec = TeacherSpec(activations=("tanh2x", "relu"), widths=(0.5, 1.5), prior_var=(2.0, 0.5),
-                       readout_var=3.0, channel="sign", noise=0.25)
+    spec = TeacherSpec(
+        activations=("tanh2x", "relu"),
+        widths=(0.5, 1.5),
+        prior_var=(2.0, 0.5),
+        readout_var=3.0,
+        channel="sign",
+        noise=0.25,
+    )
     assert TeacherSpec.from_json(spec.to_json()) == spec
 
 
