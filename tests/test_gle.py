@@ -14,7 +14,7 @@ import gle
 import teacher_student as ts
 from teacher_student import TeacherSpec
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"  # copy of shared/reference
 ACTS = ["tanh", "erf", "sign", "relu", "tanh2x", "linear"]
 FUNCS = {
     "tanh": np.tanh,
