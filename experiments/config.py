@@ -69,6 +69,7 @@ class RunTable(BaseModel):
     executor: Literal["local", "dask"] = "local"
     workers: int = Field(default=1, ge=1)
     teacher_inputs: int = Field(default=200_000, ge=2)
+    pad_n: bool = False
 
     @field_validator("seeds")
     @classmethod

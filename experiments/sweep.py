@@ -36,28 +36,38 @@ class Point(NamedTuple):
 
 
 def sweep_points(config: Config) -> list[Point]:
-    """All points, grouped by (setting, d) so that one process reuses one compiled sampler."""
+    """All points, grouped by shape (setting, d, alpha): the seeds of one shape share a compile."""
     return [
         Point(s, d, alpha, seed)
         for s in range(len(config.settings))
         for d in config.data.d
-        for seed in config.run.seeds
         for alpha in config.alphas
+        for seed in config.run.seeds
     ]
+
+
+def padded_size(config: Config, point: Point) -> int | None:
+    """``n_pad`` of a point: the largest ``n`` at its ``d`` when ``[run] pad_n``, else none.
+
+    Padding compiles the sampler once per ``d`` instead of once per ``(d, alpha)``, at the price
+    of every point costing as much as the largest ``alpha``: worth it for few seeds and small ``d``.
+    """
+    if not config.run.pad_n:
+        return None
+    return max(num_samples(a, point.d) for a in config.alphas)
 
 
 def run_point(
     spec: TeacherSpec,
     point: Point,
-    alphas: list[float],
     n_test: int,
     sampler: Any,
     teacher_inputs: int,
+    n_pad: int | None = None,
 ) -> dict[str, Any]:
     """Teacher, data, posterior, measurements and theory of one point, as a flat dict.
 
-    ``n`` is padded to the largest ``n`` of the sweep at this ``d`` so the sampler compiles once
-    per ``d``. Seeds: ``problem_seeds(seed)`` gives teacher, train and test seeds; the teacher's
+    ``n_pad`` (see ``padded_size``) pads the training set with masked rows. Seeds: ``problem_seeds(seed)`` gives teacher, train and test seeds; the teacher's
     ``rho_T`` is measured on ``teacher_inputs`` inputs from the test seed + 1.
     """
     from bayes import measure, sample_posterior
@@ -68,7 +78,6 @@ def run_point(
     teacher = sample_teacher(spec, point.d, seeds.teacher)
     train = teacher.sample(num_samples(point.alpha, point.d), seeds.train)
     test = teacher.sample(n_test, seeds.test)
-    n_pad = max(num_samples(a, point.d) for a in alphas)
     run = sample_posterior(teacher, train, test, sampler, seed=point.seed, n_pad=n_pad)
     measured = measure(run, test, spec.channel).flat()
 
@@ -104,10 +113,10 @@ class Task(NamedTuple):
 
     spec: TeacherSpec
     point: Point
-    alphas: tuple[float, ...]
     n_test: int
     sampler: Any
     teacher_inputs: int
+    n_pad: int | None
 
 
 def run_task(task: Task) -> dict[str, Any]:
@@ -116,10 +125,10 @@ def run_task(task: Task) -> dict[str, Any]:
         values = run_point(
             task.spec,
             task.point,
-            list(task.alphas),
             task.n_test,
             task.sampler,
             task.teacher_inputs,
+            task.n_pad,
         )
         return {"status": "ok", "point": task.point._asdict(), "values": values}
     except Exception as err:  # recorded, and the sweep goes on
@@ -237,10 +246,10 @@ def run_sweep(
         Task(
             config.settings[p.setting],
             p,
-            tuple(config.alphas),
             config.data.n_test,
             config.sampler,
             config.run.teacher_inputs,
+            padded_size(config, p),
         )
         for p in points
     ]
