@@ -1,4 +1,4 @@
-"""The ``dgep`` command line: theory, run, summary, plot, demo.
+"""The ``dgep`` command line: theory, run, summary, compare, plot, demo.
 
 Bad input ends with one line ``dgep: error: ...`` naming the key and value, exit code 2.
 """
@@ -109,7 +109,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_summary(args: argparse.Namespace) -> None:
     from .results import format_summary, open_results, summarize
 
-    print(format_summary(summarize(open_results(args.results))))
+    print(format_summary(summarize(open_results(args.results)), markdown=args.markdown))
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from .results import compare_runs, format_comparison, open_results
+
+    diff = compare_runs(open_results(args.results), open_results(args.other))
+    print(format_comparison(diff, markdown=args.markdown))
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
@@ -156,7 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="mean +- SE over seeds and d -> infinity")
     p.add_argument("results")
+    p.add_argument("--markdown", action="store_true", help="Markdown tables")
     p.set_defaults(func=cmd_summary)
+    p = sub.add_parser(
+        "compare", help="paired differences of two sweeps over the same seeds (A - B)"
+    )
+    p.add_argument("results", help="results.nc of sweep A")
+    p.add_argument("other", help="results.nc of sweep B")
+    p.add_argument("--markdown", action="store_true", help="Markdown table")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("plot", help="figures of a results file")
     p.add_argument("results")
     p.add_argument("--out", help="PNG path (default: next to the results)")

@@ -23,126 +23,125 @@ def _theory_curve(spec: TeacherSpec, alphas: np.ndarray) -> tuple[np.ndarray, np
     return grid, bayes_optimal(spec, grid).eps_bo
 
 
-def plot_comparison(ds: xr.Dataset, out: str | Path) -> Path:
-    """One column per setting: top, measured ``eps_bayes`` (mean +- SE per d, extrapolation
-    d -> infinity) on the GLM curve; bottom, the paired difference to each teacher's theory."""
+def _errorbars(ax, x, mean, se, **style) -> None:
+    ax.errorbar(x, mean, se, fmt=style.pop("fmt", "o"), ms=style.pop("ms", 4), **style)
+
+
+def _panels(n: int, rows_per_setting: int, size: tuple[float, float]):
+    """A grid of at most three settings per row, ``rows_per_setting`` panels stacked each."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    cols = min(n, 3)
+    grid_rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows_per_setting * grid_rows,
+        cols,
+        figsize=(size[0] * cols, size[1] * grid_rows),
+        squeeze=False,
+    )
+    for k in range(n, grid_rows * cols):  # empty cells of the last row
+        for j in range(rows_per_setting):
+            axes[rows_per_setting * (k // cols) + j, k % cols].set_visible(False)
+    cells = [
+        [axes[rows_per_setting * (k // cols) + j, k % cols] for j in range(rows_per_setting)]
+        for k in range(n)
+    ]
+    return plt, fig, cells
+
+
+def _save(plt, fig, out: str | Path) -> Path:
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_comparison(ds: xr.Dataset, out: str | Path) -> Path:
+    """Per setting: top, measured ``eps_bayes`` (mean +- SE per d, extrapolation d -> infinity)
+    on the GLM curve; bottom, the paired difference to each teacher's theory."""
     summary = summarize(ds)
     specs = [TeacherSpec.from_dict(s) for s in json.loads(ds.attrs["specs"])]
-    n = len(specs)
-    fig, axes = plt.subplots(2, n, figsize=(4.8 * n, 7), squeeze=False, sharex="col")
+    plt, fig, cells = _panels(len(specs), 2, (4.8, 7))
     alphas = summary["alpha"].values
-    colors = plt.cm.viridis(np.linspace(0.1, 0.8, summary.sizes["d"]))
-    for s, spec in enumerate(specs):
+    num_d = summary.sizes["d"]
+    colors = plt.cm.viridis(np.linspace(0.1, 0.8, num_d))
+    for s, (spec, (top, bottom)) in enumerate(zip(specs, cells, strict=True)):
         sub = summary.isel(setting=s)
-        top, bottom = axes[0, s], axes[1, s]
         grid, curve = _theory_curve(spec, alphas)
         top.plot(grid, curve, "k-", label="GLM theory (eps_bo)")
         for i, d in enumerate(sub["d"].values):
             r = sub.sel(d=d)
-            shift = 1 + 0.02 * (i - summary.sizes["d"] / 2)
-            top.errorbar(
-                alphas * shift,
-                r["eps_bayes"],
-                r["eps_bayes_se"],
-                fmt="o",
-                ms=4,
-                color=colors[i],
-                label=f"d = {int(d)}",
+            x = alphas * (1 + 0.02 * (i - num_d / 2))
+            _errorbars(
+                top, x, r["eps_bayes"], r["eps_bayes_se"], color=colors[i], label=f"d = {int(d)}"
             )
-            bottom.errorbar(
-                alphas * shift,
-                r["paired_diff"],
-                r["paired_diff_se"],
-                fmt="o",
-                ms=4,
-                color=colors[i],
-            )
-        top.errorbar(
+            _errorbars(bottom, x, r["paired_diff"], r["paired_diff_se"], color=colors[i])
+        inf = {"fmt": "s", "ms": 6, "mfc": "none", "color": "C3"}
+        _errorbars(
+            top,
             alphas,
             sub["eps_bayes_inf"],
             sub["eps_bayes_inf_se"],
-            fmt="s",
-            ms=6,
-            mfc="none",
-            color="C3",
             label="d -> inf (fit in 1/d)",
+            **inf,
         )
-        bottom.errorbar(
-            alphas,
-            sub["paired_diff_inf"],
-            sub["paired_diff_inf_se"],
-            fmt="s",
-            ms=6,
-            mfc="none",
-            color="C3",
-        )
+        _errorbars(bottom, alphas, sub["paired_diff_inf"], sub["paired_diff_inf_se"], **inf)
         bottom.axhline(0, color="k", lw=0.8)
         top.set_title(spec.label(), fontsize=10)
-        top.set_xscale("log")
-        bottom.set_xticks(alphas, [f"{a:g}" for a in alphas])
-        bottom.minorticks_off()
+        for ax in (top, bottom):
+            ax.set_xscale("log")
+            ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
+            ax.minorticks_off()
         top.set_ylabel("Bayes error (mean +- SE over seeds)")
         bottom.set_ylabel("eps_bayes - eps_theory_teacher")
         bottom.set_xlabel("alpha = n / d")
         top.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def plot_nishimori(ds: xr.Dataset, out: str | Path) -> Path:
-    """Left: ``eps_gibbs`` against ``2 eps_bayes`` (regression); right: ``overlap_st`` against
-    ``overlap_ss``. Points on the diagonal within error bars mean equilibrium."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.2))
-    for s in ds["setting"].values:
-        sub = ds.sel(setting=s)
-        label = str(sub["setting_label"].values)
-        if "gaussian" in label:
-            left.errorbar(
-                2 * sub["eps_bayes"].values.ravel(),
-                sub["eps_gibbs"].values.ravel(),
-                sub["eps_gibbs_se"].values.ravel(),
-                fmt="o",
-                ms=3,
-                label=label,
+    """Per setting, the Nishimori gaps (THEORY.md 5) against alpha, mean +- SE over seeds per d:
+    ``eps_gibbs - 2 eps_bayes`` (regression) and ``overlap_st - overlap_ss``. Zero within error
+    bars is what equilibrium in the Bayes-optimal setting gives, at any size."""
+    summary = summarize(ds)
+    plt, fig, cells = _panels(summary.sizes["setting"], 1, (4.8, 3.6))
+    alphas = summary["alpha"].values
+    num_d = summary.sizes["d"]
+    for s, (ax,) in enumerate(cells):
+        sub = summary.isel(setting=s)
+        for i, d in enumerate(sub["d"].values):
+            r = sub.sel(d=d)
+            x = alphas * (1 + 0.03 * (i - num_d / 2))
+            gap, q_gap = "nishimori_eps_gap", "nishimori_overlap_gap"
+            _errorbars(
+                ax,
+                x,
+                r[gap],
+                r[f"{gap}_se"],
+                color="C0",
+                alpha=0.4 + 0.6 * i / num_d,
+                label=f"eps_gibbs - 2 eps_bayes, d = {int(d)}",
             )
-        right.errorbar(
-            sub["overlap_ss"].values.ravel(),
-            sub["overlap_st"].values.ravel(),
-            sub["overlap_st_se"].values.ravel(),
-            fmt="o",
-            ms=3,
-            label=label,
-        )
-    for ax, (xl, yl) in zip(
-        (left, right),
-        (
-            ("2 eps_bayes", "eps_gibbs"),
-            ("overlap_ss (student-student)", "overlap_st (student-teacher)"),
-        ),
-        strict=True,
-    ):
-        lo, hi = ax.get_xlim()
-        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set_xlabel(xl)
-        ax.set_ylabel(yl)
-        ax.legend(fontsize=7)
-    left.set_title("Nishimori: E eps_gibbs = 2 E eps_bo")
-    right.set_title("Nishimori: E q_st = E q_ss")
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+            _errorbars(
+                ax,
+                x,
+                r[q_gap],
+                r[f"{q_gap}_se"],
+                fmt="^",
+                color="C1",
+                alpha=0.4 + 0.6 * i / num_d,
+                label=f"q_st - q_ss, d = {int(d)}",
+            )
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
+        ax.minorticks_off()
+        ax.set_title(str(sub["setting_label"].values), fontsize=10)
+        ax.set_xlabel("alpha = n / d")
+        ax.set_ylabel("Nishimori gap (mean +- SE over seeds)")
+        ax.legend(fontsize=6)
+    return _save(plt, fig, out)

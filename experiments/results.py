@@ -135,7 +135,10 @@ def open_results(path: str | Path) -> xr.Dataset:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such results file")
     ds = xr.load_dataset(path, engine="h5netcdf")
-    return ds if "setting" in ds.dims else ds.expand_dims("setting")
+    if "setting" in ds.dims:
+        return ds
+    label = np.atleast_1d(ds["setting_label"].values)
+    return ds.expand_dims("setting").assign_coords(setting_label=("setting", label))
 
 
 class Extrapolation(NamedTuple):
@@ -165,10 +168,15 @@ def extrapolate(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray) -> Extrapol
     return Extrapolation(float(coef[0]), float(np.sqrt(cov[0, 0])))
 
 
+NISHIMORI_GAPS = ("nishimori_eps_gap", "nishimori_overlap_gap")
+
+
 def summarize(ds: xr.Dataset) -> xr.Dataset:
     """Per (setting, d, alpha): mean and SE over seeds of the measured errors, of the paired
     difference ``eps_bayes - eps_theory_teacher``, and per (setting, alpha) their extrapolation
-    to ``d -> infinity`` (``*_inf``, ``*_inf_se``) next to the ensemble theory."""
+    to ``d -> infinity`` (``*_inf``, ``*_inf_se``) next to the ensemble theory. The Nishimori gaps
+    (zero in expectation at any size, THEORY.md 5) are also pooled over d and seeds
+    (``*_pooled``, ``*_pooled_se``)."""
     import xarray as xr
 
     out = {}
@@ -185,6 +193,10 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
             vectorize=True,
         )
         out[f"{name}_inf"], out[f"{name}_inf_se"] = fit.isel(fit=0), fit.isel(fit=1)
+    for name in NISHIMORI_GAPS:
+        out[name], out[f"{name}_se"] = mean_se(ds[name])
+        pooled = ds[name].stack(sample=("d", "seed"))
+        out[f"{name}_pooled"], out[f"{name}_pooled_se"] = mean_se(pooled, "sample")
     out["eps_theory"] = ds["eps_theory"].mean(("seed", "d"))
     out["eps_gibbs_theory"] = ds["eps_gibbs_theory"].mean(("seed", "d"))
     out["q_theory"] = ds["q_theory"].mean(("seed", "d"))
@@ -192,22 +204,75 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(out).assign_coords(setting_label=ds["setting_label"])
 
 
-def format_summary(summary: xr.Dataset) -> str:
-    """A plain-text table: per setting and alpha, theory vs measured per d and extrapolated."""
+def _table(head: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        return lines + ["| " + " | ".join(row) + " |" for row in rows]
+    width = max(len(c) for row in [head, *rows] for c in row)
+    return ["  ".join(f"{c:>{width}}" for c in row) for row in [head, *rows]]
+
+
+def _pm(value: object, se: object) -> str:
+    return f"{float(value):.4f} ± {float(se):.4f}"
+
+
+def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
+    """Per setting, one table: alpha, theory, measured eps_bayes per d (mean ± SE over seeds), its
+    extrapolation d -> infinity, the paired difference to the per-teacher theory extrapolated, and
+    the Nishimori gaps pooled over d and seeds. Plain text, or Markdown with ``markdown=True``."""
     lines = []
     for s in summary["setting"].values:
         sub = summary.sel(setting=s)
-        lines.append(f"setting {s}: {sub['setting_label'].item()}")
+        label = sub["setting_label"].item()
+        lines.append(f"### setting {s}: {label}" if markdown else f"setting {s}: {label}")
         ds_ = [int(d) for d in sub["d"].values]
-        head = ["alpha", "theory"] + [f"d={d}" for d in ds_] + ["d->inf", "paired d->inf"]
-        lines.append("  ".join(f"{h:>17}" for h in head))
+        head = ["alpha", "theory", *(f"d={d}" for d in ds_), "d->inf", "paired d->inf"]
+        head += ["eps_gibbs - 2 eps_bayes", "q_st - q_ss"]
+        rows = []
         for a in sub["alpha"].values:
-            row = sub.sel(alpha=a)
-            cells = [f"{a:>17.4g}", f"{float(row['eps_theory']):>17.4f}"]
-            for d in ds_:
-                r = row.sel(d=d)
-                cells.append(f"{float(r['eps_bayes']):>8.4f}+-{float(r['eps_bayes_se']):<7.4f}")
-            for name in ("eps_bayes_inf", "paired_diff_inf"):
-                cells.append(f"{float(row[name]):>8.4f}+-{float(row[name + '_se']):<7.4f}")
-            lines.append("  ".join(cells))
+            r = sub.sel(alpha=a)
+            cells = [f"{a:g}", f"{float(r['eps_theory']):.4f}"]
+            cells += [_pm(r["eps_bayes"].sel(d=d), r["eps_bayes_se"].sel(d=d)) for d in ds_]
+            names = ("eps_bayes_inf", "paired_diff_inf", *(f"{g}_pooled" for g in NISHIMORI_GAPS))
+            cells += [_pm(r[name], r[f"{name}_se"]) for name in names]
+            rows.append(cells)
+        lines += _table(head, rows, markdown)
+        lines.append("")
     return "\n".join(lines)
+
+
+COMPARED = ("eps_bayes", "eps_gibbs", "overlap_st")
+
+
+def compare_runs(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
+    """Paired differences ``a - b`` of two sweeps over the same points (same seeds, hence the
+    same teachers and data), e.g. informed against uninformed starts: mean and SE over seeds per
+    (setting, d, alpha) of ``eps_bayes``, ``eps_gibbs`` and ``overlap_st``. Settings are matched
+    by their label; points present in only one of the two are dropped."""
+    import xarray as xr
+
+    def by_label(ds: xr.Dataset) -> xr.Dataset:
+        return ds[list(COMPARED)].assign_coords(setting=ds["setting_label"].values)
+
+    a, b = xr.align(by_label(a), by_label(b), join="inner")
+    if not all(a.sizes[dim] for dim in ("setting", "d", "alpha", "seed")):
+        raise ValueError("compare: the two results files have no point in common")
+    out = {}
+    for name in COMPARED:
+        out[name], out[f"{name}_se"] = mean_se(a[name] - b[name])
+    return xr.Dataset(out)
+
+
+def format_comparison(diff: xr.Dataset, *, markdown: bool = False) -> str:
+    """Table of ``compare_runs``: per setting, d and alpha the paired differences ± SE."""
+    head = ["setting", "d", "alpha", *(f"Δ {name}" for name in COMPARED)]
+    rows = []
+    for s in diff["setting"].values:
+        for d in diff["d"].values:
+            for a in diff["alpha"].values:
+                r = diff.sel(setting=s, d=d, alpha=a)
+                rows.append(
+                    [str(s), str(int(d)), f"{a:g}"]
+                    + [_pm(r[name], r[f"{name}_se"]) for name in COMPARED]
+                )
+    return "\n".join(_table(head, rows, markdown))

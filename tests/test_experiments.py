@@ -264,3 +264,44 @@ def test_summary_means_and_standard_errors(reference_run):
     assert float(summary["eps_bayes_se"].isel(setting=0, d=0, alpha=0)) == pytest.approx(
         values.std(ddof=1) / np.sqrt(2)
     )
+    pooled = ds["nishimori_eps_gap"].isel(setting=0, alpha=1).values.ravel()
+    assert float(summary["nishimori_eps_gap_pooled"].isel(setting=0, alpha=1)) == pytest.approx(
+        pooled.mean()
+    )
+
+
+def test_markdown_summary_has_one_row_per_alpha(reference_run):
+    out = dgep("summary", str(reference_run[0] / "out" / "results.nc"), "--markdown")
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 2 and "d->inf" in rows[0]  # header + one row per alpha
+
+
+def test_compare_pairs_two_sweeps_point_by_point(reference_run, tmp_path):
+    """The same sweep from the prior start: differences are taken per seed, and a sweep against
+    itself differs by exactly zero."""
+    first = reference_run[0] / "out" / "results.nc"
+    config = write(tmp_path, TINY.replace("num_probes = 8", 'num_probes = 8\ninit = "prior"'))
+    result = dgep("run", str(config), "--out", str(tmp_path / "prior"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    from experiments.results import compare_runs
+
+    a, b = open_results(first), open_results(tmp_path / "prior" / "results.nc")
+    diff = compare_runs(a, b)
+    expected = (a["eps_bayes"] - b["eps_bayes"]).isel(setting=0, d=1, alpha=0).values
+    got = diff["eps_bayes"].isel(setting=0, d=1, alpha=0)
+    assert float(got) == pytest.approx(expected.mean()) and expected.std() > 0
+    assert float(abs(compare_runs(a, a)["eps_bayes"]).max()) == 0
+    out = dgep("compare", str(first), str(tmp_path / "prior" / "results.nc"))
+    assert out.returncode == 0 and "Δ eps_bayes" in out.stdout
+    assert dgep("compare", str(first), str(tmp_path / "none.nc")).returncode == 2
+
+
+def test_padding_n_is_a_run_option():
+    from experiments.sweep import Point, padded_size
+
+    config = parse_config(TINY, "tiny")
+    point = Point(0, 8, 1.0, 0)
+    assert padded_size(config, point) is None
+    padded = parse_config(TINY.replace("[run]", "[run]\npad_n = true"), "tiny")
+    assert padded_size(padded, point) == 16  # the largest n at d = 8 (alpha = 2)

@@ -6,26 +6,11 @@ import sys
 import numpy as np
 import pytest
 import xarray as xr
-from scipy import integrate, special
+from quadrature import gaussian_expectation
+from scipy import special
 
 import teacher_student as ts
 from teacher_student import TeacherSpec
-
-
-def gaussian_expectation(f, var, mean=0.0):
-    """E f(h), h ~ N(mean, var), by adaptive quadrature (independent of the package's rules)."""
-    s = np.sqrt(var)
-    value, _ = integrate.quad(
-        lambda u: f(mean + s * u) * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi),
-        -12,
-        12,
-        epsabs=1e-13,
-        epsrel=1e-12,
-        limit=400,
-        points=[-mean / s] if s > 0 else None,
-    )
-    return value
-
 
 ACT = {"tanh": np.tanh, "erf": special.erf, "sign": np.sign, "relu": lambda h: np.maximum(h, 0)}
 
