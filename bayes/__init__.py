@@ -21,7 +21,7 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
 
 from .cache import enable_compilation_cache
 from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data
-from .model import StudentNetwork, check_samplable
+from .model import NonMixingWarning, StudentNetwork, check_samplable
 from .sampler import PosteriorRun, SamplerConfig, sample_posterior
 
 enable_compilation_cache()
@@ -29,6 +29,7 @@ enable_compilation_cache()
 __all__ = [
     "Estimate",
     "Measurements",
+    "NonMixingWarning",
     "PosteriorRun",
     "SamplerConfig",
     "StudentNetwork",

@@ -59,6 +59,13 @@ def test_refuses_noiseless_channel():
         bayes.sample_posterior(teacher, teacher.sample(10, 1), teacher.sample(20, 2))
 
 
+def test_warns_that_sign_activations_do_not_mix():
+    with pytest.warns(bayes.NonMixingWarning, match=r"activations\[0\] = 'sign'"):
+        bayes.check_samplable(TeacherSpec(activations=("sign", "tanh"), noise=0.1))
+    for acts in (("tanh", "relu"), ("erf",), ()):
+        bayes.check_samplable(TeacherSpec(activations=acts, noise=0.1))  # warnings are errors
+
+
 def test_reproducible_and_compiled_once():
     spec = TeacherSpec(activations=("tanh", "tanh"), noise=0.1)
     cfg = bayes.SamplerConfig(

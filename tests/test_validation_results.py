@@ -1,0 +1,78 @@
+"""The committed validation results (data/validation) against the theory: a change to the theory
+side that breaks the agreement with the measured posteriors fails here.
+
+Tolerance: 3 standard errors, where each SE is the one measured over the 16 seeds (teachers) and
+propagated through the fit in 1/d (``experiments.results.extrapolate``)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.results import compare_runs, open_results, summarize
+from gle import bayes_optimal
+from teacher_student import TeacherSpec
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "validation"
+
+
+@pytest.fixture(scope="module")
+def validation():
+    ds = open_results(DATA / "results.nc")
+    return ds, summarize(ds)
+
+
+def test_every_point_finished(validation):
+    ds, _ = validation
+    assert (ds["error"] == "").all()
+    assert int(ds["eps_bayes"].count()) == ds["eps_bayes"].size
+
+
+def test_stored_theory_is_what_gle_computes_now(validation):
+    """The theory column is recomputed from the specs: a change in gle shows up here."""
+    import json
+
+    ds, summary = validation
+    for s, raw in enumerate(json.loads(ds.attrs["specs"])):
+        spec = TeacherSpec.from_dict(raw)
+        now = bayes_optimal(spec, summary["alpha"].values).eps_bo
+        np.testing.assert_allclose(now, summary["eps_theory"].isel(setting=s), rtol=1e-6)
+
+
+def test_extrapolated_bayes_error_agrees_with_theory(validation):
+    import json
+
+    ds, summary = validation
+    for s, raw in enumerate(json.loads(ds.attrs["specs"])):
+        theory = bayes_optimal(TeacherSpec.from_dict(raw), summary["alpha"].values).eps_bo
+        sub = summary.isel(setting=s)
+        z = (sub["eps_bayes_inf"].values - theory) / sub["eps_bayes_inf_se"].values
+        assert np.all(np.abs(z) < 3), (raw, z)
+
+
+def test_paired_difference_extrapolates_to_zero(validation):
+    _, summary = validation
+    z = summary["paired_diff_inf"] / summary["paired_diff_inf_se"]
+    assert bool((abs(z) < 3).all()), z.values
+
+
+def test_nishimori_gaps_vanish(validation):
+    _, summary = validation
+    for gap in ("nishimori_eps_gap", "nishimori_overlap_gap"):
+        z = summary[f"{gap}_pooled"] / summary[f"{gap}_pooled_se"]
+        z = z.values[np.isfinite(z.values)]  # the eps gap is for regression settings only
+        assert z.size and np.all(np.abs(z) < 3), (gap, z)
+
+
+def test_informed_and_uninformed_starts_agree():
+    """tanh-tanh Gaussian channel, d = 30: the same 16 teachers and data from both starts."""
+    diff = compare_runs(
+        open_results(DATA / "prior_start" / "results.nc"), open_results(DATA / "results.nc")
+    )
+    z = diff["eps_bayes"] / diff["eps_bayes_se"]
+    assert z.count() == 6 and bool((abs(z) < 3).all()), z.values
+
+
+def test_sign_activation_is_recorded_as_not_mixing():
+    ds = open_results(DATA / "sign_activation" / "results.nc")
+    assert float(ds["rhat_max"].min()) > 1.1
