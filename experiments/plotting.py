@@ -10,7 +10,12 @@ import numpy as np
 
 from teacher_student import TeacherSpec
 
-from .results import summarize
+from .results import NISHIMORI_GAPS, summarize
+
+GAP_LABELS = {
+    "nishimori_eps_gap": "eps_gibbs - 2 eps_bayes",
+    "nishimori_overlap_gap": "q_st - q_ss",
+}
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -25,6 +30,12 @@ def _theory_curve(spec: TeacherSpec, alphas: np.ndarray) -> tuple[np.ndarray, np
 
 def _errorbars(ax, x, mean, se, **style) -> None:
     ax.errorbar(x, mean, se, fmt=style.pop("fmt", "o"), ms=style.pop("ms", 4), **style)
+
+
+def _alpha_axis(ax, alphas: np.ndarray) -> None:
+    ax.set_xscale("log")
+    ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
+    ax.minorticks_off()
 
 
 def _panels(n: int, rows_per_setting: int, size: tuple[float, float]):
@@ -93,9 +104,7 @@ def plot_comparison(ds: xr.Dataset, out: str | Path) -> Path:
         bottom.axhline(0, color="k", lw=0.8)
         top.set_title(spec.label(), fontsize=10)
         for ax in (top, bottom):
-            ax.set_xscale("log")
-            ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
-            ax.minorticks_off()
+            _alpha_axis(ax, alphas)
         top.set_ylabel("Bayes error (mean +- SE over seeds)")
         bottom.set_ylabel("eps_bayes - eps_theory_teacher")
         bottom.set_xlabel("alpha = n / d")
@@ -116,30 +125,19 @@ def plot_nishimori(ds: xr.Dataset, out: str | Path) -> Path:
         for i, d in enumerate(sub["d"].values):
             r = sub.sel(d=d)
             x = alphas * (1 + 0.03 * (i - num_d / 2))
-            gap, q_gap = "nishimori_eps_gap", "nishimori_overlap_gap"
-            _errorbars(
-                ax,
-                x,
-                r[gap],
-                r[f"{gap}_se"],
-                color="C0",
-                alpha=0.4 + 0.6 * i / num_d,
-                label=f"eps_gibbs - 2 eps_bayes, d = {int(d)}",
-            )
-            _errorbars(
-                ax,
-                x,
-                r[q_gap],
-                r[f"{q_gap}_se"],
-                fmt="^",
-                color="C1",
-                alpha=0.4 + 0.6 * i / num_d,
-                label=f"q_st - q_ss, d = {int(d)}",
-            )
+            for gap, fmt, color in zip(NISHIMORI_GAPS, "o^", ("C0", "C1"), strict=True):
+                _errorbars(
+                    ax,
+                    x,
+                    r[gap],
+                    r[f"{gap}_se"],
+                    fmt=fmt,
+                    color=color,
+                    alpha=0.4 + 0.6 * i / num_d,
+                    label=f"{GAP_LABELS[gap]}, d = {int(d)}",
+                )
         ax.axhline(0, color="k", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
-        ax.minorticks_off()
+        _alpha_axis(ax, alphas)
         ax.set_title(str(sub["setting_label"].values), fontsize=10)
         ax.set_xlabel("alpha = n / d")
         ax.set_ylabel("Nishimori gap (mean +- SE over seeds)")
