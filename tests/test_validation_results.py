@@ -17,9 +17,10 @@ from teacher_student import TeacherSpec
 DATA = Path(__file__).resolve().parents[1] / "data" / "validation"
 
 
-@pytest.fixture(scope="module")
-def validation():
-    ds = open_results(DATA / "results.nc")
+@pytest.fixture(scope="module", params=["results.nc", "sign_channel/results.nc"])
+def validation(request):
+    """The Gaussian-channel settings, and the sign channel (tanh-tanh, Delta = 0.1) run apart."""
+    ds = open_results(DATA / request.param)
     return ds, summarize(ds)
 
 
@@ -47,17 +48,23 @@ def test_paired_difference_extrapolates_to_zero(validation):
 
 
 def test_nishimori_gaps_vanish(validation):
-    _, summary = validation
-    for gap in ("nishimori_eps_gap", "nishimori_overlap_gap"):
-        z = summary[f"{gap}_pooled"] / summary[f"{gap}_pooled_se"]
-        z = z.values[np.isfinite(z.values)]  # the eps gap is for regression settings only
-        assert z.size and np.all(np.abs(z) < 3), (gap, z)
+    ds, summary = validation
+    regression = np.array(
+        [TeacherSpec.from_dict(r).channel == "gaussian" for r in json.loads(ds.attrs["specs"])]
+    )
+    for gap, defined in (("nishimori_eps_gap", regression), ("nishimori_overlap_gap", True)):
+        z = (summary[f"{gap}_pooled"] / summary[f"{gap}_pooled_se"]).values
+        assert np.array_equal(np.isfinite(z).all(axis=-1), np.broadcast_to(defined, z.shape[:-1]))
+        z = z[np.isfinite(z)]  # eps_gibbs - 2 eps_bayes holds for regression only (THEORY.md 5)
+        assert np.all(np.abs(z) < 3), (gap, z)
 
 
-def test_informed_and_uninformed_starts_agree():
-    """tanh-tanh Gaussian channel, d = 30: the same 16 teachers and data from both starts."""
+@pytest.mark.parametrize("informed", ["results.nc", "sign_channel/results.nc"])
+def test_informed_and_uninformed_starts_agree(informed):
+    """tanh-tanh, d = 30, Gaussian and sign channel: the same 16 teachers and data from both
+    starts (largest |z| measured: 1.6 Gaussian, 2.3 sign)."""
     diff = compare_runs(
-        open_results(DATA / "prior_start" / "results.nc"), open_results(DATA / "results.nc")
+        open_results(DATA / "prior_start" / "results.nc"), open_results(DATA / informed)
     )
     z = diff["eps_bayes"] / diff["eps_bayes_se"]
     assert z.count() == 6 and bool((abs(z) < 3).all()), z.values
