@@ -1,9 +1,10 @@
 """NUTS/HMC on the student posterior, compiled once per shape (THEORY.md 2, 5).
 
 The kernel is NumPyro's (``numpyro.infer.hmc.hmc``: NUTS or HMC with step-size and diagonal
-mass-matrix adaptation); the driver here runs warmup and sampling for one chain inside a single
-``jax.jit`` (or ``pmap``/``vmap`` over chains) and, at each kept draw, records only the
-observables the theory predicts, never the weights:
+mass-matrix adaptation); the driver here runs warmup and sampling in blocks of at most
+``MAX_BLOCK`` kept draws, each block one call of a single compiled function (``jax.jit``, or
+``pmap``/``vmap`` over chains; memory does not grow with the number of draws), and, at each kept
+draw, records only the observables the theory predicts, never the weights:
 
 * the running sums over draws of the predictor at every test point (``f`` for regression,
   ``E[y | x, W] = 2 Phi(f / sqrt(Delta)) - 1`` for the sign channel) and of its square;
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal, NamedTuple
 
 import jax
@@ -65,7 +66,7 @@ class SamplerConfig:
     num_steps: int = 32
     init: Init = "teacher"
     num_probes: int = 16
-    test_chunk: int = 2048
+    test_chunk: int = 8192
 
     def __post_init__(self) -> None:
         for name in (
@@ -115,9 +116,10 @@ def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
 
 
 def split_test(test: Data, chunk: int, dtype: str) -> TestSet:
-    """Pad the test set to whole chunks; even rows form half A, odd rows half B."""
-    chunk = min(chunk, test.n)
+    """Pad the test set to equal chunks of at most ``chunk`` rows; even rows form half A, odd
+    rows half B."""
     chunks = -(-test.n // chunk)
+    chunk = -(-test.n // chunks)
     rows = chunks * chunk
     mask = _pad_rows(np.ones(test.n), rows)
     parity = np.arange(rows) % 2
@@ -154,14 +156,39 @@ class PosteriorRun(NamedTuple):
     config: SamplerConfig
 
 
+MAX_BLOCK = 250  # kept draws per compiled call (bounds the CPU runtime's memory, see below)
+
+
+class ChainFunction(NamedTuple):
+    """One compiled block of a run, mapped over chains, and the block length.
+
+    ``run(keys, z0, states, fresh, count) -> (states, pred_sum, pred_sq_sum, observables)``:
+    with ``fresh`` it starts the chains at ``z0`` and runs the warmup first (``states`` is then
+    only a placeholder, ``placeholder``); it then runs ``block`` kept draws and counts the first
+    ``count``. Warmup and draws live in one executable, so the kernel is compiled once."""
+
+    run: Any
+    placeholder: Any
+    block: int
+
+
+def _block_size(num_kept: int) -> int:
+    """Draws per block: equal blocks of at most ``MAX_BLOCK`` (the last may run a few extra
+    draws, which are not counted). Running thousands of draws in one call with chains on
+    several host devices grew the process by ~0.2 MB per draw at d = 200, L = 3 (held until
+    the call returns; sequential chains stay flat): benchmarks/memory.py."""
+    return -(-num_kept // -(-num_kept // MAX_BLOCK))
+
+
 @lru_cache(maxsize=64)
-def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str):
-    """The compiled ``(keys, z0, train, test) -> (sums, draws)`` for one shape class."""
+def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) -> ChainFunction:
+    """The compiled block function for one shape class."""
     net = StudentNetwork(spec, d)
     sqrt_noise = float(np.sqrt(spec.noise))
     regression = spec.channel == "gaussian"
     algo = "NUTS" if cfg.kernel == "nuts" else "HMC"
-    num_kept = cfg.num_samples // cfg.thinning
+    block = _block_size(cfg.num_samples // cfg.thinning)
+    init_kernel, sample_kernel = hmc(potential_fn_gen=net.potential, algo=algo)
 
     def predictor(f):
         return f if regression else 2 * ndtr(f / sqrt_noise) - 1
@@ -185,8 +212,10 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str):
         }
         return pred, obs
 
-    def chain(key, z0, train, test):
-        init_kernel, sample_kernel = hmc(potential_fn_gen=net.potential, algo=algo)
+    def advance(_, state, train):
+        return sample_kernel(state, model_args=train)
+
+    def start(key, z0, train):
         options = (
             {"max_tree_depth": cfg.max_tree_depth}
             if algo == "NUTS"
@@ -200,16 +229,15 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str):
             rng_key=key,
             **options,
         )
+        return jax.lax.fori_loop(0, cfg.num_warmup, partial(advance, train=train), state)
 
-        def advance(_, s):
-            return sample_kernel(s, model_args=train)
-
-        state = jax.lax.fori_loop(0, cfg.num_warmup, advance, state)
+    def run(key, z0, state, fresh, count, train, test):
+        state = jax.lax.cond(fresh, lambda: start(key, z0, train), lambda: state)
         zeros = jnp.zeros(test.mask.shape, test.x.dtype)
 
-        def step(carry, _):
+        def step(carry, j):
             state, acc, acc2 = carry
-            state = jax.lax.fori_loop(0, cfg.thinning, advance, state)
+            state = jax.lax.fori_loop(0, cfg.thinning, partial(advance, train=train), state)
             pred, obs = observe(state.z, test)
             obs |= {
                 "num_steps": state.num_steps,
@@ -218,16 +246,25 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str):
                 "step_size": state.adapt_state.step_size,
                 "potential_energy": state.potential_energy,
             }
-            return (state, acc + pred, acc2 + pred**2), obs
+            counted = (j < count).astype(pred.dtype)
+            return (state, acc + counted * pred, acc2 + counted * pred**2), obs
 
-        (_, acc, acc2), draws = jax.lax.scan(step, (state, zeros, zeros), None, length=num_kept)
-        return acc.reshape(-1), acc2.reshape(-1), draws
+        (state, acc, acc2), obs = jax.lax.scan(step, (state, zeros, zeros), jnp.arange(block))
+        return state, acc.reshape(-1), acc2.reshape(-1), obs
 
+    def placeholder(key, z0, train):
+        """Zeros shaped like one chain's state (tracing ``start`` also configures the kernel)."""
+        shapes = jax.eval_shape(start, key, z0, train)
+        return jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), shapes)
+
+    in_axes = (0, 0, 0, None, None, None, None)
     if method == "parallel":
-        return jax.pmap(chain, in_axes=(0, 0, None, None))
-    if method == "vectorized":
-        return jax.jit(jax.vmap(chain, in_axes=(0, 0, None, None)))
-    return jax.jit(chain)
+        mapped = jax.pmap(run, in_axes=in_axes)
+    elif method == "vectorized":
+        mapped = jax.jit(jax.vmap(run, in_axes=in_axes))
+    else:
+        mapped = jax.jit(run)
+    return ChainFunction(mapped, placeholder, block)
 
 
 def _initial_coordinates(
@@ -295,13 +332,29 @@ def _sample(
     test_set = split_test(test, cfg.test_chunk, cfg.dtype)
     fn = _chain_function(spec, d, cfg, method)
 
+    def all_chains(states, fresh: bool, count: int):
+        args = (fresh, count, train_args, test_set)
+        if method != "sequential":
+            return fn.run(keys, z0, states, *args)
+        outs = [
+            fn.run(keys[c], z0[c], jax.tree_util.tree_map(lambda a, c=c: a[c], states), *args)
+            for c in range(cfg.num_chains)
+        ]
+        return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *outs)
+
     start = time.perf_counter()
-    if method == "sequential":
-        outs = [fn(keys[c], z0[c], train_args, test_set) for c in range(cfg.num_chains)]
-        outs = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *outs)
-    else:
-        outs = fn(keys, z0, train_args, test_set)
-    acc, acc2, draws = jax.device_get(outs)
+    one = fn.placeholder(keys[0], z0[0], train_args)
+    states = jax.tree_util.tree_map(lambda a: np.stack([a] * cfg.num_chains), one)
+    acc = acc2 = 0.0
+    blocks = []
+    num_kept = cfg.num_samples // cfg.thinning
+    for first in range(0, num_kept, fn.block):
+        count = min(fn.block, num_kept - first)
+        states, a, a2, obs = all_chains(states, first == 0, count)
+        a, a2, obs = jax.device_get((a, a2, obs))
+        acc, acc2 = acc + a, acc2 + a2
+        blocks.append({k: v[:, :count] for k, v in obs.items()})
+    draws = {k: np.concatenate([b[k] for b in blocks], axis=1) for k in blocks[0]}
     elapsed = time.perf_counter() - start
 
     even = np.arange(test.n) % 2 == 0

@@ -1,91 +1,184 @@
 """Sampler throughput against the plain NumPyro script a user would write for the same posterior.
 
-L = 2 tanh, widths 1, alpha = 2, Delta = 0.1, 2 chains, d in (50, 100). Reported: gradient
-evaluations per second (sampling phase, leapfrog steps / time), the fraction of the machine's
-~290 GFLOP/s float32 matmul peak (6 n x weights FLOPs per gradient), compile+warmup+sampling
-wall time, and ESS per second (whole run, compile included) of the Gibbs error and of the
-posterior-mean output (which sets eps_bayes). Run: python benchmarks/sampler.py [d ...]
+L = 2 tanh, widths 1, alpha = 2, Delta = 0.1, 2 chains in parallel, d in (50, 100), 200 kept
+draws per chain, 4000 test points. Each contender runs in its own process, twice (seeds 0 and 1,
+same shapes, new teacher and data): ``first`` is a fresh process with a cold compilation cache,
+``repeat`` is the next run of the same shapes, as in a sweep over seeds. dgep also runs seed 0
+again in a new process that finds JAX's persistent compilation cache filled (``cached``: a
+script run a second time); the plain script has no such cache and compiles in every run.
+
+* ``baseline``: ``numpyro.sample`` per weight matrix, ``MCMC(NUTS(model))`` defaults (default
+  start, 200 warmup), ``numpyro.set_host_device_count(2)``; f on the test points from the
+  returned weights afterwards.
+* ``dgep-prior``: ``bayes.sample_posterior`` with the baseline's settings (prior start, 200 warmup).
+* ``dgep``: the informed (teacher) start, which is a posterior sample in the Bayes-optimal
+  setting, so 50 warmup draws only tune the step size and mass matrix.
+
+Reported: wall time (compile, warmup, sampling, test predictions), gradient evaluations per
+second over that wall time (warmup counted at the sampling rate of leapfrog steps per draw) and
+the fraction of the machine's matrix-multiply rate measured here (6 n x weights FLOPs per
+gradient), and ESS per second of the Gibbs error and of the posterior-mean output (median over 16
+test points; it sets eps_bayes). Run: python benchmarks/sampler.py [d ...]
 """
 
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 
-import arviz as az
-import jax
-import jax.numpy as jnp
 import numpy as np
-import numpyro
-import numpyro.distributions as dist
-from numpyro.infer import MCMC, NUTS
 
-import bayes  # sets the host device count before JAX starts
-from teacher_student import TeacherSpec, sample_teacher
-
-PEAK = 290e9
-WARMUP, SAMPLES, CHAINS = 200, 200, 2
+CHAINS, SAMPLES, WARMUP = 2, 200, 200
+CONTENDERS = {"baseline": WARMUP, "dgep-prior": WARMUP, "dgep": 50}
 
 
-def baseline(teacher, train, test):
-    """numpyro.sample per weight matrix, NUTS defaults, default start; f on test points after."""
+def matmul_rate() -> float:
+    """float32 FLOP/s of a 2048 x 2048 product with JAX (best of 5)."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones((2048, 2048), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    f(a).block_until_ready()
+    best = np.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        f(a).block_until_ready()
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048**3 / best
+
+
+def problem(d: int, seed: int):
+    from teacher_student import TeacherSpec, sample_teacher
+
+    teacher = sample_teacher(TeacherSpec(activations=("tanh", "tanh"), noise=0.1), d, seed)
+    return teacher, teacher.sample(2 * d, seed + 100), teacher.sample(4000, seed + 200)
+
+
+def baseline(teacher, train, test, seed: int):
+    import jax
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC, NUTS
+
     d, (k1, k2) = teacher.d, teacher.spec.hidden_sizes(teacher.d)
+
+    def net(x, W1, W2, a):
+        return jnp.tanh(jnp.tanh(x @ W1.T / jnp.sqrt(d)) @ W2.T / jnp.sqrt(k1)) @ a / jnp.sqrt(k2)
 
     def model(x, y):
         W1 = numpyro.sample("W1", dist.Normal(0, 1).expand([k1, d]).to_event(2))
         W2 = numpyro.sample("W2", dist.Normal(0, 1).expand([k2, k1]).to_event(2))
         a = numpyro.sample("a", dist.Normal(0, 1).expand([k2]).to_event(1))
-        h = jnp.tanh(jnp.tanh(x @ W1.T / jnp.sqrt(d)) @ W2.T / jnp.sqrt(k1))
-        numpyro.sample("y", dist.Normal(h @ a / jnp.sqrt(k2), jnp.sqrt(0.1)), obs=y)
+        numpyro.sample("y", dist.Normal(net(x, W1, W2, a), jnp.sqrt(0.1)), obs=y)
 
-    start = time.perf_counter()
     mcmc = MCMC(
         NUTS(model), num_warmup=WARMUP, num_samples=SAMPLES, num_chains=CHAINS, progress_bar=False
     )
-    mcmc.run(jax.random.PRNGKey(0), train.x, train.y, extra_fields=("num_steps",))
+    mcmc.run(jax.random.PRNGKey(seed), train.x, train.y, extra_fields=("num_steps",))
     s = mcmc.get_samples(group_by_chain=True)
     xt = jnp.asarray(test.x)
-    f = jax.vmap(
-        jax.vmap(
-            lambda W1, W2, a: (
-                jnp.tanh(jnp.tanh(xt @ W1.T / jnp.sqrt(d)) @ W2.T / jnp.sqrt(k1)) @ a / jnp.sqrt(k2)
-            )
-        )
-    )(s["W1"], s["W2"], s["a"])
-    f = np.asarray(f)
-    wall = time.perf_counter() - start
+    f = np.asarray(jax.vmap(jax.vmap(lambda *w: net(xt, *w)))(s["W1"], s["W2"], s["a"]))
     steps = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_steps"])
-    gibbs = ((f - test.f_star) ** 2).mean(-1)
-    return wall, steps, gibbs, f[..., :16]
-
-
-def ours(teacher, train, test):
-    cfg = bayes.SamplerConfig(
-        num_warmup=WARMUP, num_samples=SAMPLES, num_chains=CHAINS, init="prior"
+    return (
+        steps,
+        ((f - test.f_star) ** 2).mean(-1),
+        f[..., :16],
+        ((f.mean((0, 1)) - test.f_star) ** 2).mean(),
     )
-    start = time.perf_counter()
-    run = bayes.sample_posterior(teacher, train, test, cfg, seed=0)
-    wall = time.perf_counter() - start
-    return wall, run.draws["num_steps"], run.draws["gibbs"], run.draws["probe"]
 
 
-def report(name, d, n, params, wall, steps, gibbs, probe):
-    grads = steps.sum() * (WARMUP + SAMPLES) / SAMPLES  # warmup steps estimated at the same rate
-    grad_rate = grads / wall
-    ess_gibbs = float(az.ess(np.asarray(gibbs, float)))
-    ess_out = float(
-        np.median([az.ess(np.asarray(probe[..., j], float)) for j in range(probe.shape[-1])])
+def dgep(teacher, train, test, seed: int, init: str, warmup: int):
+    import bayes
+
+    cfg = bayes.SamplerConfig(num_warmup=warmup, num_samples=SAMPLES, num_chains=CHAINS, init=init)
+    run = bayes.sample_posterior(teacher, train, test, cfg, seed=seed)
+    eps_bayes = bayes.measure(run, test, "gaussian").eps_bayes_raw.value
+    return run.draws["num_steps"], run.draws["gibbs"], run.draws["probe"], eps_bayes
+
+
+def child(name: str, d: int, seeds: list[int]) -> None:
+    """Run one contender on each seed in this (fresh) process; print one JSON line per run."""
+    if name == "baseline":
+        import numpyro
+
+        numpyro.set_host_device_count(CHAINS)
+    import arviz as az
+
+    for seed in seeds:
+        teacher, train, test = problem(d, seed)
+        start = time.perf_counter()
+        if name == "baseline":
+            steps, gibbs, probe, eps = baseline(teacher, train, test, seed)
+        else:
+            init = "prior" if name == "dgep-prior" else "teacher"
+            steps, gibbs, probe, eps = dgep(teacher, train, test, seed, init, CONTENDERS[name])
+        wall = time.perf_counter() - start
+        ess_out = np.median([az.ess(np.asarray(probe[..., j], float)) for j in range(16)])
+        row = {
+            "wall": wall,
+            "grads": float(steps.sum()) * (CONTENDERS[name] + SAMPLES) / SAMPLES,
+            "steps_per_draw": float(steps.mean()),
+            "ess_gibbs": float(az.ess(np.asarray(gibbs, float))),
+            "ess_out": float(ess_out),
+            "eps_bayes": float(eps),
+            "params": teacher.spec.num_weights(d),
+            "n": train.n,
+        }
+        print(json.dumps(row), flush=True)
+
+
+def report(name: str, d: int, run: str, r: dict, peak: float) -> str:
+    rate = r["grads"] / r["wall"]
+    return (
+        f"d={d:>3} {name:>10} {run:>6}: wall {r['wall']:5.1f} s, {rate:6,.0f} grad/s "
+        f"({6 * r['n'] * r['params'] * rate / peak:5.1%} of matmul), steps/draw "
+        f"{r['steps_per_draw']:4.1f}, ESS/s gibbs {r['ess_gibbs'] / r['wall']:6.1f}, "
+        f"ESS/s output {r['ess_out'] / r['wall']:6.1f}, eps_bayes {r['eps_bayes']:.4f}"
     )
-    print(
-        f"d={d:>3} {name:>9}: wall {wall:6.1f} s, {grad_rate:8,.0f} grad/s "
-        f"({6 * n * params * grad_rate / PEAK:5.1%} of peak), steps/draw {steps.mean():5.1f}, "
-        f"ESS/s gibbs {ess_gibbs / wall:6.2f}, ESS/s output {ess_out / wall:6.2f}"
-    )
+
+
+def spawn(name: str, d: int, seeds: str, cache: str) -> list[dict]:
+    """Run ``child`` in a fresh process (dgep's compilation cache in ``cache``)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", name, str(d), seeds],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"DGEP_JAX_CACHE": cache},
+    ).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def main(sizes: list[int]) -> None:
+    peak = matmul_rate()
+    print(f"matmul: {peak / 1e9:.0f} GFLOP/s (float32, 2048^2, JAX)")
+    for d in sizes:
+        rows = {}
+        for name in CONTENDERS:
+            cache = tempfile.mkdtemp(prefix="dgep-bench-")
+            rows[name] = dict(zip(("first", "repeat"), spawn(name, d, "0,1", cache), strict=True))
+            if name != "baseline":
+                rows[name]["cached"] = spawn(name, d, "0", cache)[0]
+            for run, r in rows[name].items():
+                print(report(name, d, run, r, peak), flush=True)
+        for name in ("dgep-prior", "dgep"):
+            for run, r in rows[name].items():
+                base = rows["baseline"]["first" if run == "cached" else run]
+                gain = [
+                    r[k] / r["wall"] / (base[k] / base["wall"]) for k in ("ess_gibbs", "ess_out")
+                ]
+                print(
+                    f"d={d:>3} {name:>10} {run:>6} / baseline: ESS/s "
+                    f"gibbs x{gain[0]:.2f}, output x{gain[1]:.2f}"
+                )
 
 
 if __name__ == "__main__":
-    spec = TeacherSpec(activations=("tanh", "tanh"), noise=0.1)
-    for d in [int(a) for a in sys.argv[1:]] or [50, 100]:
-        teacher = sample_teacher(spec, d, 0)
-        train, test = teacher.sample(2 * d, 1), teacher.sample(4000, 2)
-        params = spec.num_weights(d)
-        report("dgep", d, train.n, params, *ours(teacher, train, test))
-        report("baseline", d, train.n, params, *baseline(teacher, train, test))
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], int(sys.argv[3]), [int(s) for s in sys.argv[4].split(",")])
+    else:
+        main([int(a) for a in sys.argv[1:]] or [50, 100])
