@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -67,6 +67,9 @@ class SamplerConfig:
     init: Init = "teacher"
     num_probes: int = 16
     test_chunk: int = 8192
+
+    #: settings that change how a run executes, not its numbers: a sweep resumes across them
+    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("chain_method", "test_chunk")
 
     def __post_init__(self) -> None:
         for name in (

@@ -160,10 +160,15 @@ class ResultStore:
         self.points_dir = self.root / "points"
 
     def open(self, config: Config, *, fresh: bool = False) -> None:
-        """Create or resume; a different config is refused unless ``fresh`` (which clears it)."""
+        """Create or resume; a different config is refused unless ``fresh`` (which clears it).
+        Settings that do not change the numbers (``SamplerConfig.EXECUTION_ONLY``) may differ."""
         config_path = self.root / "config.json"
         if config_path.exists():
-            same = json.loads(config_path.read_text()) == json.loads(config.to_json())
+            stored, wanted = json.loads(config_path.read_text()), json.loads(config.to_json())
+            for raw in (stored, wanted):
+                for name in config.sampler.EXECUTION_ONLY:
+                    raw["sampler"].pop(name, None)
+            same = stored == wanted
             if not same and not fresh:
                 raise ValueError(
                     f"{self.root}: holds results of a different configuration; use another "

@@ -162,6 +162,12 @@ def test_different_config_is_refused_unless_fresh(reference_run, tmp_path):
     second = write(tmp_path, TINY.replace("alpha = [1.0, 2.0]", "alpha = [3.0]"), "b.toml")
     refused = dgep("run", str(second), "--out", str(out), "--no-progress")
     assert refused.returncode == 2 and "different configuration" in refused.stderr
+    # an execution-only setting (the test chunk) may change on resume: nothing is rerun
+    text = first.read_text().replace("num_probes = 8", "num_probes = 8\ntest_chunk = 64")
+    before = point_values(out)
+    resumed = dgep("run", str(write(tmp_path, text, "c.toml")), "--out", str(out), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert point_values(out) == before
     assert len(point_values(out)) == 4  # nothing lost
     fresh = dgep("run", str(second), "--out", str(out), "--no-progress", "--fresh")
     assert fresh.returncode == 0
