@@ -6,6 +6,7 @@ import pytest
 
 import bayes
 import teacher_student as ts
+from bayes import sampler
 from bayes.sampler import _chain_function
 from teacher_student import TeacherSpec
 
@@ -94,6 +95,24 @@ def test_reproducible_and_compiled_once():
     idata = bayes.to_inference_data(c)
     assert {"posterior", "sample_stats"} <= set(idata.groups())
     assert idata.posterior["eps_gibbs"].shape == (2, 50)
+
+
+def test_blocks_continue_one_chain(monkeypatch):
+    """Draws run in blocks (bounded memory) continue the same Markov chain: 13 draws in blocks
+    of 5 (the last counting 3 of 5) equal 13 draws in one call, up to float32 rounding."""
+    spec = TeacherSpec(activations=("tanh",), noise=0.1)
+    teacher = ts.sample_teacher(spec, 6, 0)
+    train, test = teacher.sample(12, 1), teacher.sample(40, 2)
+    cfg = bayes.SamplerConfig(num_warmup=20, num_samples=13, num_chains=2)
+    whole = bayes.sample_posterior(teacher, train, test, cfg, seed=1)
+    monkeypatch.setattr(sampler, "MAX_BLOCK", 5)
+    sampler._chain_function.cache_clear()
+    blocked = bayes.sample_posterior(teacher, train, test, cfg, seed=1)
+    sampler._chain_function.cache_clear()
+    assert blocked.draws["gibbs"].shape == (2, 13)
+    for key in whole.draws:
+        np.testing.assert_allclose(blocked.draws[key], whole.draws[key], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(blocked.pred_sum, whole.pred_sum, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("channel", ["gaussian", "sign"])
