@@ -218,13 +218,14 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) 
     def advance(_, state, train):
         return sample_kernel(state, model_args=train)
 
-    def start(key, z0, train):
+    def initial(key, z0, train):
+        """The kernel's state at ``z0`` (tracing it also configures ``sample_kernel``)."""
         options = (
             {"max_tree_depth": cfg.max_tree_depth}
             if algo == "NUTS"
             else {"num_steps": cfg.num_steps}
         )
-        state = init_kernel(
+        return init_kernel(
             z0,
             cfg.num_warmup,
             target_accept_prob=cfg.target_accept,
@@ -232,6 +233,9 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) 
             rng_key=key,
             **options,
         )
+
+    def start(key, z0, train):
+        state = initial(key, z0, train)
         return jax.lax.fori_loop(0, cfg.num_warmup, partial(advance, train=train), state)
 
     def run(key, z0, state, fresh, count, train, test):
@@ -256,8 +260,8 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) 
         return state, acc.reshape(-1), acc2.reshape(-1), obs
 
     def placeholder(key, z0, train):
-        """Zeros shaped like one chain's state (tracing ``start`` also configures the kernel)."""
-        shapes = jax.eval_shape(start, key, z0, train)
+        """Zeros shaped like one chain's state."""
+        shapes = jax.eval_shape(initial, key, z0, train)
         return jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), shapes)
 
     in_axes = (0, 0, 0, None, None, None, None)
