@@ -215,8 +215,11 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) 
         }
         return pred, obs
 
+    # one jitted step called by both loops (trace + compile 3.6-3.7 s vs 3.9-4.3 s, d = 100)
+    kernel_step = jax.jit(lambda state, train: sample_kernel(state, model_args=train))
+
     def advance(_, state, train):
-        return sample_kernel(state, model_args=train)
+        return kernel_step(state, train)
 
     def initial(key, z0, train):
         """The kernel's state at ``z0`` (tracing it also configures ``sample_kernel``)."""
