@@ -165,10 +165,10 @@ MAX_BLOCK = 250  # kept draws per compiled call (bounds the CPU runtime's memory
 class ChainFunction(NamedTuple):
     """One compiled block of a run, mapped over chains, and the block length.
 
-    ``run(keys, z0, states, fresh, count) -> (states, pred_sum, pred_sq_sum, observables)``:
-    with ``fresh`` it starts the chains at ``z0`` and runs the warmup first (``states`` is then
-    only a placeholder, ``placeholder``); it then runs ``block`` kept draws and counts the first
-    ``count``. Warmup and draws live in one executable, so the kernel is compiled once."""
+    ``run(keys, z0, states, fresh, count, train, test) -> (states, pred_sum, pred_sq_sum,
+    observables)``: with ``fresh`` it starts the chains at ``z0`` and runs the warmup first
+    (``states`` is then only the shape template from ``placeholder``); it then runs ``block``
+    kept draws and counts the first ``count``. Warmup and draws live in one executable, so the kernel is compiled once."""
 
     run: Any
     placeholder: Any

@@ -27,8 +27,8 @@ def exact_linear_posterior(train, test, prior_var, noise):
 
 
 def test_linear_network_matches_exact_gaussian_posterior():
-    spec = TeacherSpec(activations=(), readout_var=1.0, noise=0.2)
-    teacher = ts.sample_teacher(spec, 15, 0)
+    spec, d = TeacherSpec(activations=(), readout_var=1.0, noise=0.2), 15
+    teacher = ts.sample_teacher(spec, d, 0)
     train, test = teacher.sample(30, 1), teacher.sample(500, 2)
     cfg = bayes.SamplerConfig(num_warmup=300, num_samples=1000, num_chains=2, dtype="float64")
     run = bayes.sample_posterior(teacher, train, test, cfg, seed=3)
@@ -49,14 +49,14 @@ def test_linear_network_matches_exact_gaussian_posterior():
     # mean exact + tr(A cov) / ess, SD sqrt(4 g^T cov g / ess + 2 tr((A cov)^2) / ess^2); the
     # correction eps_raw / (1 + 1 / ess) leaves exact + (mean(var) - exact) / ess.
     exact_eps = np.mean((test.f_star - mean) ** 2)
-    g = test.x.T @ (test.f_star - mean) / (test.n * np.sqrt(15))
-    a_cov = test.x.T @ test.x / (test.n * 15) @ cov
+    g = test.x.T @ (test.f_star - mean) / (test.n * np.sqrt(d))
+    a_cov = test.x.T @ test.x / (test.n * d) @ cov
     se = np.sqrt(4 * g @ cov @ g / ess + 2 * np.trace(a_cov @ a_cov) / ess**2)
     expected = exact_eps + (np.mean(var) - exact_eps) / ess
     assert abs(m.eps_bayes.value - expected) < 3 * se, (m.eps_bayes.value, expected, se)
     # the overlaps estimate q and rho of this posterior: rho_student ~ |theta|^2 / d
     assert m.rho_teacher_test == pytest.approx(
-        teacher.weights[0] @ teacher.weights[0] / 15, rel=0.3
+        teacher.weights[0] @ teacher.weights[0] / d, rel=0.3
     )
 
 
