@@ -55,9 +55,7 @@ def test_linear_network_matches_exact_gaussian_posterior():
     expected = exact_eps + (np.mean(var) - exact_eps) / ess
     assert abs(m.eps_bayes.value - expected) < 3 * se, (m.eps_bayes.value, expected, se)
     # the overlaps estimate q and rho of this posterior: rho_student ~ |theta|^2 / d
-    assert m.rho_teacher_test == pytest.approx(
-        teacher.weights[0] @ teacher.weights[0] / d, rel=0.3
-    )
+    assert m.rho_teacher_test == pytest.approx(teacher.weights[0] @ teacher.weights[0] / d, rel=0.3)
 
 
 def test_refuses_noiseless_channel():
