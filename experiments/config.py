@@ -12,10 +12,17 @@ import json
 import tomllib
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from teacher_student import TeacherSpec
 
@@ -64,12 +71,27 @@ class DataTable(BaseModel):
 
 
 class RunTable(BaseModel):
+    """``seeds``: run at every point. ``target_rel_se``: then add seeds (continuing after the
+    largest, at most ``max_seeds`` per point) wherever the standard error of the paired difference
+    ``eps_bayes - eps_theory_teacher`` exceeds this fraction of the mean ``eps_bayes``."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
     seeds: list[int] = Field(default_factory=lambda: [0])
+    target_rel_se: float | None = Field(default=None, gt=0, lt=1)
+    max_seeds: int = Field(default=64, ge=2)
     executor: Literal["local", "dask"] = "local"
     workers: int = Field(default=1, ge=1)
     teacher_inputs: int = Field(default=200_000, ge=2)
     pad_n: bool = False
+
+    #: what decides which points run, or how, not any point's numbers: a sweep resumes across them
+    NOT_IN_POINTS: ClassVar[tuple[str, ...]] = (
+        "seeds",
+        "target_rel_se",
+        "max_seeds",
+        "executor",
+        "workers",
+    )
 
     @field_validator("seeds")
     @classmethod
@@ -77,6 +99,20 @@ class RunTable(BaseModel):
         if not value or any(s < 0 for s in value) or len(set(value)) != len(value):
             raise ValueError("needs distinct integers >= 0")
         return value
+
+    @model_validator(mode="after")
+    def _max_seeds(self) -> RunTable:
+        if self.target_rel_se is not None and self.max_seeds < len(self.seeds):
+            raise ValueError(
+                f"max_seeds = {self.max_seeds} is below the {len(self.seeds)} seeds listed"
+            )
+        return self
+
+    def seed_sequence(self) -> list[int]:
+        """The seeds in the order they are used: ``seeds``, then ``max(seeds) + 1, ...`` up to
+        ``max_seeds`` in all when ``target_rel_se`` is set."""
+        extra = max(0, self.max_seeds - len(self.seeds)) if self.target_rel_se else 0
+        return self.seeds + list(range(max(self.seeds) + 1, max(self.seeds) + 1 + extra))
 
 
 class Config:
@@ -140,26 +176,43 @@ class Config:
             return model.model_validate(table)
         except ValidationError as err:
             first = err.errors()[0]
-            loc = ".".join(str(part) for part in first["loc"][:1])
-            value = table.get(first["loc"][0], first.get("input")) if first["loc"] else table
             message = first["msg"].removeprefix("Value error, ")
-            raise ConfigError(f"{self.source}: [{name}].{loc} = {value!r}: {message}") from None
+            if not first["loc"]:  # a check across keys names them in its message
+                raise ConfigError(f"{self.source}: [{name}]: {message}") from None
+            key = first["loc"][0]
+            value = table.get(key, first.get("input"))
+            raise ConfigError(f"{self.source}: [{name}].{key} = {value!r}: {message}") from None
 
     @property
     def alphas(self) -> list[float]:
         return self.data.alpha
 
     def to_json(self) -> str:
-        """Canonical JSON of the validated configuration (its identity for resuming)."""
+        """Canonical JSON of the validated configuration."""
         return json.dumps(
             {
                 "teacher": [s.to_dict() for s in self.settings],
                 "data": self.data.model_dump(),
                 "sampler": self.sampler.to_dict(),
-                "run": self.run.model_dump(exclude={"executor", "workers"}),
+                "run": self.run.model_dump(),
             },
             sort_keys=True,
         )
+
+
+def point_identity(config_json: str) -> dict[str, Any]:
+    """What every point's numbers depend on, from ``Config.to_json`` output: the JSON without the
+    settings that only choose which points run or how (``RunTable.NOT_IN_POINTS``,
+    ``SamplerConfig.EXECUTION_ONLY``). A sweep directory resumes under any config with the same
+    identity."""
+    from bayes import SamplerConfig
+
+    raw = json.loads(config_json)
+    for name in RunTable.NOT_IN_POINTS:
+        raw["run"].pop(name, None)
+    for name in SamplerConfig.EXECUTION_ONLY:
+        raw["sampler"].pop(name, None)
+    return raw
 
 
 def parse_config(text: str, source: str = "config", *, sampler: bool = True) -> Config:

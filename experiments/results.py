@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .config import Config
-from .sweep import Point, ResultStore, atomic_write
+from .sweep import Point, ResultStore, atomic_write, paired_difference
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -57,22 +57,24 @@ def _versions() -> dict[str, str]:
 
 
 def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
-    """Every point of the config on the grid (setting, d, alpha, seed); missing points are NaN."""
+    """Every point of the config on the grid (setting, d, alpha, seed), where the seeds are the
+    config's and every other one finished in the store (extra seeds); missing points are NaN."""
     import xarray as xr
 
+    records = list(store.records())
     settings = range(len(config.settings))
     dims = ("setting", "d", "alpha", "seed")
     coords = {
         "setting": list(settings),
         "d": config.data.d,
         "alpha": config.alphas,
-        "seed": config.run.seeds,
+        "seed": sorted(set(config.run.seeds) | {r["point"]["seed"] for r in records}),
     }
     shape = tuple(len(coords[k]) for k in dims)
     index = {k: {v: i for i, v in enumerate(coords[k])} for k in dims}
     values: dict[str, np.ndarray] = {}
     errors = np.full(shape, "", dtype=object)
-    for record in store.records():
+    for record in records:
         p = Point(**record["point"])
         if p.alpha not in index["alpha"] or p.setting >= len(config.settings):
             continue
@@ -180,7 +182,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     import xarray as xr
 
     out = {}
-    ds = ds.assign(paired_diff=ds["eps_bayes"] - ds["eps_theory_teacher"])
+    ds = ds.assign(paired_diff=paired_difference(ds))
     for name in ("eps_bayes", "eps_gibbs", "paired_diff", "overlap_st", "overlap_ss"):
         mean, se = mean_se(ds[name])
         out[name], out[f"{name}_se"] = mean, se
@@ -219,7 +221,7 @@ def _pm(value: object, se: object) -> str:
 def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
     """Per setting, one table: alpha, theory, measured eps_bayes per d (mean ± SE over seeds), its
     extrapolation d -> infinity, the paired difference to the per-teacher theory extrapolated, and
-    the Nishimori gaps pooled over d and seeds. Plain text, or Markdown with ``markdown=True``."""
+    the Nishimori gaps pooled over d and seeds, and the number of seeds per d. Plain text, or Markdown with ``markdown=True``."""
     lines = []
     for s in summary["setting"].values:
         sub = summary.sel(setting=s)
@@ -227,7 +229,7 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
         lines.append(f"### setting {s}: {label}" if markdown else f"setting {s}: {label}")
         ds_ = [int(d) for d in sub["d"].values]
         head = ["alpha", "theory", *(f"d={d}" for d in ds_), "d->inf", "paired d->inf"]
-        head += ["eps_gibbs - 2 eps_bayes", "q_st - q_ss"]
+        head += ["eps_gibbs - 2 eps_bayes", "q_st - q_ss", "seeds"]
         rows = []
         for a in sub["alpha"].values:
             r = sub.sel(alpha=a)
@@ -235,6 +237,7 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
             cells += [_pm(r["eps_bayes"].sel(d=d), r["eps_bayes_se"].sel(d=d)) for d in ds_]
             names = ("eps_bayes_inf", "paired_diff_inf", *(f"{g}_pooled" for g in NISHIMORI_GAPS))
             cells += [_pm(r[name], r[f"{name}_se"]) for name in names]
+            cells.append("/".join(str(int(n)) for n in r["n_seeds"].values))
             rows.append(cells)
         lines += _table(head, rows, markdown)
         lines.append("")

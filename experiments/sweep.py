@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from teacher_student import TeacherSpec, measure_teacher, num_samples, problem_seeds, sample_teacher
 
-from .config import Config
+from .config import Config, point_identity
 
 
 class Point(NamedTuple):
@@ -36,7 +38,8 @@ class Point(NamedTuple):
 
 
 def sweep_points(config: Config) -> list[Point]:
-    """All points, grouped by shape (setting, d, alpha): the seeds of one shape share a compile."""
+    """The points every sweep runs, grouped by shape (setting, d, alpha): the seeds of one shape
+    share a compile."""
     return [
         Point(s, d, alpha, seed)
         for s in range(len(config.settings))
@@ -44,6 +47,45 @@ def sweep_points(config: Config) -> list[Point]:
         for alpha in config.alphas
         for seed in config.run.seeds
     ]
+
+
+def paired_difference(values: Any) -> Any:
+    """``eps_bayes - eps_theory_teacher``: the measured Bayes error minus the prediction for the
+    same teacher, whose spread over seeds is much smaller than that of ``eps_bayes``."""
+    return values["eps_bayes"] - values["eps_theory_teacher"]
+
+
+def seeds_wanted(num: int, paired: np.ndarray, eps_bayes: np.ndarray, target: float) -> int:
+    """Seeds one shape needs for ``SE(paired) <= target * mean(eps_bayes)``, from the ``num``
+    finished ones (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy."""
+    if num < 2:
+        return 2
+    rel_se = paired.std(ddof=1) / np.sqrt(num) / abs(eps_bayes.mean())
+    if not rel_se > target:  # also when NaN: nothing to aim at
+        return num
+    return min(2 * num, int(np.ceil(num * (rel_se / target) ** 2)))
+
+
+def more_points(config: Config, records: Iterable[dict[str, Any]]) -> list[Point]:
+    """With ``[run] target_rel_se``: the next seeds of every shape whose finished seeds do not
+    reach the target (``seeds_wanted``, up to ``max_seeds``), from ``RunTable.seed_sequence``."""
+    target = config.run.target_rel_se
+    if target is None:
+        return []
+    finished: dict[tuple[int, int, float], list[dict[str, float]]] = {}
+    for record in records:
+        if record["status"] == "ok":
+            p = Point(**record["point"])
+            finished.setdefault((p.setting, p.d, p.alpha), []).append(record["values"])
+    sequence = config.run.seed_sequence()
+    out = []
+    for shape in dict.fromkeys(p[:3] for p in sweep_points(config)):
+        values = finished.get(shape, [])
+        paired = np.array([paired_difference(v) for v in values])
+        eps = np.array([v["eps_bayes"] for v in values])
+        want = min(seeds_wanted(len(values), paired, eps, target), len(sequence))
+        out += [Point(*shape, seed) for seed in sequence[:want]]
+    return out
 
 
 def padded_size(config: Config, point: Point) -> int | None:
@@ -160,15 +202,12 @@ class ResultStore:
         self.points_dir = self.root / "points"
 
     def open(self, config: Config, *, fresh: bool = False) -> None:
-        """Create or resume; a different config is refused unless ``fresh`` (which clears it).
-        Settings that do not change the numbers (``SamplerConfig.EXECUTION_ONLY``) may differ."""
+        """Create or resume; a config whose points differ is refused unless ``fresh`` (which
+        clears the directory). Seeds, the seed target and execution settings may change
+        (``point_identity``): more seeds extend the sweep."""
         config_path = self.root / "config.json"
         if config_path.exists():
-            stored, wanted = json.loads(config_path.read_text()), json.loads(config.to_json())
-            for raw in (stored, wanted):
-                for name in config.sampler.EXECUTION_ONLY:
-                    raw["sampler"].pop(name, None)
-            same = stored == wanted
+            same = point_identity(config_path.read_text()) == point_identity(config.to_json())
             if not same and not fresh:
                 raise ValueError(
                     f"{self.root}: holds results of a different configuration; use another "
@@ -238,7 +277,9 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Run every unfinished point of ``config`` into ``out``; returns the path of results.nc."""
+    """Run every unfinished point of ``config`` into ``out``, then, with ``[run] target_rel_se``,
+    rounds of more seeds where the standard error is above target (``more_points``) until none
+    is; returns the path of results.nc. Each point is tried once per call."""
     from tqdm.auto import tqdm
 
     from .results import write_results
@@ -246,7 +287,28 @@ def run_sweep(
     store = ResultStore(out)
     store.open(config, fresh=fresh)
     done = store.finished()
-    points = [p for p in sweep_points(config) if p.key not in done]
+    attempted: set[str] = set()
+    with tqdm(total=len(done), initial=len(done), disable=not progress, unit="point") as bar:
+        points = sweep_points(config) + more_points(config, store.records())
+        while True:
+            skip = done | attempted
+            todo = [p for p in dict.fromkeys(points) if p.key not in skip]
+            if not todo:
+                break
+            bar.total += len(todo)
+            bar.refresh()
+            for record in _results(config, todo, scheduler):
+                store.write_point(record)
+                if record["status"] == "error":
+                    bar.write(f"point {Point(**record['point']).key} failed: {record['error']}")
+                bar.update()
+            attempted |= {p.key for p in todo}
+            done = store.finished()
+            points = more_points(config, store.records())
+    return write_results(config, store)
+
+
+def _results(config: Config, points: list[Point], scheduler: str | None) -> Iterable[dict]:
     tasks = [
         Task(
             config.settings[p.setting],
@@ -259,14 +321,5 @@ def run_sweep(
         for p in points
     ]
     if config.run.executor == "dask" or scheduler is not None:
-        results = _dask_results(tasks, config.run.workers, scheduler)
-    else:
-        results = _local_results(tasks, config.run.workers)
-    total = len(done) + len(points)
-    with tqdm(total=total, initial=len(done), disable=not progress, unit="point") as bar:
-        for record in results:
-            store.write_point(record)
-            if record["status"] == "error":
-                bar.write(f"point {Point(**record['point']).key} failed: {record['error']}")
-            bar.update()
-    return write_results(config, store)
+        return _dask_results(tasks, config.run.workers, scheduler)
+    return _local_results(tasks, config.run.workers)

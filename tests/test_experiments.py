@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -221,6 +222,11 @@ BAD = [
         "[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[extra]\nx = 1\n",
         "[extra] = {'x': 1}: unknown table",
     ),
+    (
+        "[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[run]\nseeds = [0, 1, 2]\n"
+        "target_rel_se = 0.05\nmax_seeds = 2\n",
+        "[run]: max_seeds = 2 is below the 3 seeds listed",
+    ),
     ("[teacher\n", "not valid TOML"),
 ]
 
@@ -311,3 +317,35 @@ def test_padding_n_is_a_run_option():
     assert padded_size(config, point) is None
     padded = parse_config(TINY.replace("[run]", "[run]\npad_n = true"), "tiny")
     assert padded_size(padded, point) == 16  # the largest n at d = 8 (alpha = 2)
+
+
+def test_seeds_wanted_follows_the_standard_error():
+    from experiments.sweep import seeds_wanted
+
+    paired = np.random.default_rng(0).normal(size=16)
+    paired = 0.04 * (paired - paired.mean()) / paired.std(ddof=1)  # SE 0.01
+    eps = np.full(16, 0.1)  # relative SE 10 %: (0.1 / target)^2 x 16 seeds
+    assert seeds_wanted(16, paired, eps, 0.11) == 16
+    assert seeds_wanted(16, paired, eps, 0.08) == 25
+    assert seeds_wanted(16, paired, eps, 0.05) == 32  # 64 wanted, at most doubled per round
+    assert seeds_wanted(1, paired[:1], eps[:1], 0.05) == 2
+    assert seeds_wanted(16, np.full(16, np.nan), eps, 0.05) == 16
+
+
+def test_seed_target_extends_a_finished_sweep(reference_run, tmp_path):
+    """A finished sweep resumed with a (here unreachable) SE target: the existing points are
+    kept and every shape gains seeds 2, 3 (at most doubled per round, then max_seeds)."""
+    out = tmp_path / "out"
+    shutil.copytree(reference_run[0] / "out", out)
+    before = point_values(out)
+    text = TINY.replace("seeds = [0, 1]", "seeds = [0, 1]\ntarget_rel_se = 0.001\nmax_seeds = 4")
+    result = dgep("run", str(write(tmp_path, text)), "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    after = point_values(out)
+    assert len(after) == 16 and {k: after[k] for k in before} == before
+    ds = open_results(out / "results.nc")
+    assert list(ds["seed"].values) == [0, 1, 2, 3]
+    assert bool((summarize(ds)["n_seeds"] == 4).all()) and "4/4" in result.stdout
+    # back to the two listed seeds without a target: nothing runs, nothing is lost
+    again = dgep("run", str(write(tmp_path, TINY)), "--out", str(out), "--no-progress")
+    assert again.returncode == 0 and point_values(out) == after
