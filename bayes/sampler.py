@@ -50,8 +50,13 @@ class SamplerConfig:
 
     ``init``: ``teacher`` (informed start: the chain starts in equilibrium, THEORY.md 5),
     ``prior`` (a fresh prior draw per chain) or ``zero`` (``1e-2`` times a normal draw per chain).
-    ``kernel``: ``nuts`` or ``hmc`` (with ``num_steps`` leapfrog steps). ``test_chunk``: test
-    points evaluated at once (memory ``test_chunk x max(d, k)`` per chain).
+    ``kernel``: ``nuts``, or ``hmc`` with ``num_steps`` leapfrog steps or, when
+    ``trajectory_length`` is set, that integration time per draw, drawn uniformly from
+    ``trajectory_length x [1 - HMC_JITTER, 1 + HMC_JITTER]`` (no resonance with any direction's
+    period); the step size is adapted in both. The coordinates are standard normal under the
+    prior, so ``pi / 2`` turns every prior-dominated direction by a quarter period: one draw
+    decorrelates it. ``test_chunk``: test points evaluated at once (memory
+    ``test_chunk x max(d, k)`` per chain).
     """
 
     num_warmup: int = 500
@@ -64,6 +69,7 @@ class SamplerConfig:
     chain_method: Literal["parallel", "sequential", "vectorized"] = "parallel"
     kernel: Literal["nuts", "hmc"] = "nuts"
     num_steps: int = 32
+    trajectory_length: float | None = None
     init: Init = "teacher"
     num_probes: int = 16
     test_chunk: int = 8192
@@ -86,6 +92,17 @@ class SamplerConfig:
                 raise ValueError(f"sampler.{name} = {value!r}: must be an integer >= 1")
         if not isinstance(self.num_warmup, int) or self.num_warmup < 0:
             raise ValueError(f"sampler.num_warmup = {self.num_warmup!r}: must be an integer >= 0")
+        if self.trajectory_length is not None and not (
+            isinstance(self.trajectory_length, float) and self.trajectory_length > 0
+        ):
+            raise ValueError(
+                f"sampler.trajectory_length = {self.trajectory_length!r}: must be a float > 0"
+            )
+        if self.trajectory_length is not None and self.kernel != "hmc":
+            raise ValueError(
+                f"sampler.trajectory_length = {self.trajectory_length!r}: only for "
+                f'kernel = "hmc" (NUTS chooses its own), got kernel = {self.kernel!r}'
+            )
         if not (isinstance(self.target_accept, float) and 0 < self.target_accept < 1):
             raise ValueError(f"sampler.target_accept = {self.target_accept!r}: must be in (0, 1)")
         for name, allowed in (
@@ -215,19 +232,25 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) 
         }
         return pred, obs
 
+    def transition(state, train):
+        if cfg.trajectory_length is not None:
+            state = _jitter_length(state, cfg.trajectory_length)
+        return sample_kernel(state, model_args=train)
+
     # one jitted step called by both loops (trace + compile 3.6-3.7 s vs 3.9-4.3 s, d = 100)
-    kernel_step = jax.jit(lambda state, train: sample_kernel(state, model_args=train))
+    kernel_step = jax.jit(transition)
 
     def advance(_, state, train):
         return kernel_step(state, train)
 
     def initial(key, z0, train):
         """The kernel's state at ``z0`` (tracing it also configures ``sample_kernel``)."""
-        options = (
-            {"max_tree_depth": cfg.max_tree_depth}
-            if algo == "NUTS"
-            else {"num_steps": cfg.num_steps}
-        )
+        if algo == "NUTS":
+            options = {"max_tree_depth": cfg.max_tree_depth}
+        elif cfg.trajectory_length is None:  # no length: NumPyro would fix step = length / steps
+            options = {"num_steps": cfg.num_steps, "trajectory_length": None}
+        else:
+            options = {"trajectory_length": cfg.trajectory_length}
         return init_kernel(
             z0,
             cfg.num_warmup,
@@ -275,6 +298,17 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) 
     else:
         mapped = jax.jit(run)
     return ChainFunction(mapped, placeholder, block)
+
+
+HMC_JITTER = 0.5
+
+
+def _jitter_length(state: Any, length: float) -> Any:
+    """The HMC state with its integration time drawn from ``length x U[1 - J, 1 + J]``."""
+    key, sub = jax.random.split(state.rng_key)
+    dtype = state.trajectory_length.dtype
+    factor = jax.random.uniform(sub, (), dtype, 1 - HMC_JITTER, 1 + HMC_JITTER)
+    return state._replace(rng_key=key, trajectory_length=jnp.asarray(length, dtype) * factor)
 
 
 def _initial_coordinates(
