@@ -2,9 +2,10 @@
 
 Each finished point is one small JSON file written atomically (temporary file, then
 ``os.replace``) in ``DIR/points``; a rerun skips the points already there, so a killed sweep
-loses only the points in flight. ``DIR/config.json`` holds the configuration: a different
-configuration in the same directory is refused unless ``fresh=True``. ``DIR/results.nc`` is
-rebuilt from the point files at the end of every run.
+loses only the points in flight. ``DIR/config.json`` holds the configuration: one whose points
+would differ (``config.point_identity``) is refused in the same directory unless ``fresh=True``;
+more seeds, or a standard-error target that adds them (``more_points``), extend it.
+``DIR/results.nc`` is rebuilt from the point files at the end of every run.
 """
 
 from __future__ import annotations
