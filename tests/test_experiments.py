@@ -254,7 +254,11 @@ def test_cli_errors_have_no_traceback(tmp_path):
 
 
 def test_named_configs_parse():
-    for name in ("demo", "cui2023", "validation"):
+    from experiments.config import BUILTIN_CONFIGS
+
+    names = [path.stem for path in BUILTIN_CONFIGS.glob("*.toml")]
+    assert {"demo", "cui2023", "validation", "validation_hmc"} <= set(names)
+    for name in names:
         config = builtin_config(name)
         assert config.settings and config.alphas
     with pytest.raises(ConfigError, match="alpha"):
