@@ -127,12 +127,14 @@ def test_blocks_continue_one_chain(monkeypatch):
     np.testing.assert_allclose(blocked.pred_sum, whole.pred_sum, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("channel", ["gaussian", "sign"])
-def test_nishimori_identities_over_teachers(channel):
+@pytest.mark.parametrize(
+    ("channel", "kernel"), [("gaussian", "nuts"), ("sign", "nuts"), ("gaussian", "hmc-pi/2")]
+)
+def test_nishimori_identities_over_teachers(channel, kernel):
     # informed start, tanh L = 2, d = 12, 12 teachers: the gaps vanish in expectation over
     # teachers (not per teacher), so the test averages over seeds; tolerance 3 SE over seeds.
     spec = TeacherSpec(activations=("tanh", "tanh"), channel=channel, noise=0.1)
-    cfg = bayes.SamplerConfig(num_warmup=150, num_samples=300, num_chains=2)
+    cfg = bayes.SamplerConfig(num_warmup=150, num_samples=300, num_chains=2, **KERNELS[kernel])
     eps_gaps, q_gaps = [], []
     for seed in range(12):
         teacher = ts.sample_teacher(spec, 12, seed)
