@@ -23,6 +23,7 @@ reuse across processes.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
@@ -135,11 +136,18 @@ def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([a, np.zeros((rows - a.shape[0], *a.shape[1:]), a.dtype)])
 
 
+def _equal_part(total: int, at_most: int) -> int:
+    """Size of the fewest equal parts of at most ``at_most`` items that cover ``total``;
+    padding to ``parts x size`` adds fewer than ``parts`` items."""
+    parts = math.ceil(total / at_most)
+    return math.ceil(total / parts)
+
+
 def split_test(test: Data, chunk: int, dtype: str) -> TestSet:
     """Pad the test set to equal chunks of at most ``chunk`` rows; even rows form half A, odd
     rows half B."""
-    chunks = -(-test.n // chunk)
-    chunk = -(-test.n // chunks)
+    chunk = _equal_part(test.n, chunk)
+    chunks = math.ceil(test.n / chunk)
     rows = chunks * chunk
     mask = _pad_rows(np.ones(test.n), rows)
     parity = np.arange(rows) % 2
@@ -199,7 +207,7 @@ def _block_size(num_kept: int) -> int:
     draws, which are not counted). Running thousands of draws in one call with chains on
     several host devices grew the process by ~0.2 MB per draw at d = 200, L = 3 (held until
     the call returns; sequential chains stay flat): benchmarks/memory.py."""
-    return -(-num_kept // -(-num_kept // MAX_BLOCK))
+    return _equal_part(num_kept, MAX_BLOCK)
 
 
 @lru_cache(maxsize=64)

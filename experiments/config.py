@@ -111,8 +111,10 @@ class RunTable(BaseModel):
     def seed_sequence(self) -> list[int]:
         """The seeds in the order they are used: ``seeds``, then ``max(seeds) + 1, ...`` up to
         ``max_seeds`` in all when ``target_rel_se`` is set."""
-        extra = max(0, self.max_seeds - len(self.seeds)) if self.target_rel_se else 0
-        return self.seeds + list(range(max(self.seeds) + 1, max(self.seeds) + 1 + extra))
+        if self.target_rel_se is None:
+            return self.seeds
+        first = max(self.seeds) + 1  # max_seeds >= len(seeds) is checked above
+        return self.seeds + list(range(first, first + self.max_seeds - len(self.seeds)))
 
 
 class Config:

@@ -221,7 +221,8 @@ def _pm(value: object, se: object) -> str:
 def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
     """Per setting, one table: alpha, theory, measured eps_bayes per d (mean ± SE over seeds), its
     extrapolation d -> infinity, the paired difference to the per-teacher theory extrapolated, and
-    the Nishimori gaps pooled over d and seeds, and the number of seeds per d. Plain text, or Markdown with ``markdown=True``."""
+    the Nishimori gaps pooled over d and seeds, and the number of seeds per d. Plain text, or
+    Markdown with ``markdown=True``."""
     lines = []
     for s in summary["setting"].values:
         sub = summary.sel(setting=s)

@@ -93,7 +93,9 @@ def test_hmc_and_nuts_agree(nuts):
     z = np.stack([(diff[name] / diff[f"{name}_se"]).values for name in COMPARED])
     z = z[np.isfinite(z)]
     assert z.size in (18, 72) and np.all(np.abs(z) < 3), z
-    assert np.sqrt(np.mean(z**2)) < 1.5  # no shift shared by the points either
+    # no shift shared by the points either: rms z measured 1.1 (72) and 0.4 (18); for
+    # independent unit z its SD is ~0.1, so 1.5 is a real shift, not noise
+    assert np.sqrt(np.mean(z**2)) < 1.5
 
 
 def test_sign_activation_is_recorded_as_not_mixing():
