@@ -313,6 +313,14 @@ def _jitter_length(state: Any, length: float) -> Any:
     return state._replace(rng_key=key, trajectory_length=jnp.asarray(length, dtype) * factor)
 
 
+@partial(jax.jit, static_argnums=1)
+def _keys(seed: int, num_chains: int) -> tuple[jax.Array, jax.Array]:
+    """The start key and one key per chain, derived from ``seed`` in one small program (a cold
+    first run otherwise compiles five: seeding, splitting, unstacking, slicing)."""
+    init_key, chain_key = jax.random.split(jax.random.PRNGKey(seed))
+    return init_key, jax.random.split(chain_key, num_chains)
+
+
 def _initial_coordinates(
     net: StudentNetwork, teacher: Teacher, cfg: SamplerConfig, key: jax.Array
 ) -> np.ndarray:
@@ -367,9 +375,8 @@ def _sample(
     spec, d = teacher.spec, teacher.d
     method = _resolve_method(cfg)
     net = StudentNetwork(spec, d)
-    init_key, chain_key = jax.random.split(jax.random.PRNGKey(seed))
+    init_key, keys = jax.device_get(_keys(seed, cfg.num_chains))
     z0 = _initial_coordinates(net, teacher, cfg, init_key)
-    keys = jax.random.split(chain_key, cfg.num_chains)
     train_args = (
         _pad_rows(train.x, n_pad).astype(cfg.dtype),
         _pad_rows(train.y, n_pad).astype(cfg.dtype),

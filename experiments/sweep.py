@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -219,21 +219,18 @@ class ResultStore:
         self.points_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(config_path, lambda p: p.write_text(config.to_json()))
 
-    def finished(self) -> set[str]:
-        """Keys of the points finished without error."""
-        done = set()
-        for path in self.points_dir.glob("*.json"):
-            if json.loads(path.read_text()).get("status") == "ok":
-                done.add(path.stem)
-        return done
-
     def write_point(self, record: dict[str, Any]) -> None:
         key = Point(**record["point"]).key
         atomic_write(self.points_dir / f"{key}.json", lambda p: p.write_text(json.dumps(record)))
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        for path in sorted(self.points_dir.glob("*.json")):
-            yield json.loads(path.read_text())
+    def records(self) -> list[dict[str, Any]]:
+        """Every point record, finished or failed, in key order."""
+        return [json.loads(path.read_text()) for path in sorted(self.points_dir.glob("*.json"))]
+
+
+def _finished(records: Iterable[dict[str, Any]]) -> set[str]:
+    """Keys of the points finished without error."""
+    return {Point(**r["point"]).key for r in records if r["status"] == "ok"}
 
 
 def _local_results(tasks: list[Task], workers: int) -> Iterable[dict[str, Any]]:
@@ -287,10 +284,11 @@ def run_sweep(
 
     store = ResultStore(out)
     store.open(config, fresh=fresh)
-    done = store.finished()
+    records = store.records()
+    done = _finished(records)
     attempted: set[str] = set()
     with tqdm(total=len(done), initial=len(done), disable=not progress, unit="point") as bar:
-        points = sweep_points(config) + more_points(config, store.records())
+        points = sweep_points(config) + more_points(config, records)
         while True:
             skip = done | attempted
             todo = [p for p in dict.fromkeys(points) if p.key not in skip]
@@ -304,8 +302,9 @@ def run_sweep(
                     bar.write(f"point {Point(**record['point']).key} failed: {record['error']}")
                 bar.update()
             attempted |= {p.key for p in todo}
-            done = store.finished()
-            points = more_points(config, store.records())
+            records = store.records()
+            done = _finished(records)
+            points = more_points(config, records)
     return write_results(config, store)
 
 
