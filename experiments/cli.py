@@ -144,14 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, helptext in (
         ("run", cmd_run, "run a sweep (resumes an interrupted one)"),
-        ("demo", cmd_demo, "the built-in small experiment (writes data/demo)"),
+        ("demo", cmd_demo, "the built-in small experiment (writes runs/demo)"),
     ):
         p = sub.add_parser(name, help=helptext)
         if name == "run":
             p.add_argument("config")
             p.add_argument("--out", help="output directory (default runs/CONFIG_NAME)")
         else:
-            p.add_argument("--out", default="data/demo", help="output directory")
+            p.add_argument(
+                "--out",
+                default="runs/demo",
+                help="output directory (data/demo holds the committed reference run)",
+            )
         p.add_argument(
             "--fresh",
             action="store_true",
