@@ -109,6 +109,23 @@ def test_reproducible_and_compiled_once():
     assert idata.posterior["eps_gibbs"].shape == (2, 50)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_seed_keys_keep_their_derivation(dtype):
+    """A seed must keep naming the same chains, or stored results stop being reproducible from
+    their seeds: start key and chain keys are split(PRNGKey(seed)), then split(chain_key, C)
+    (threefry integer arithmetic, the same on every machine)."""
+    import jax
+
+    with jax.enable_x64(dtype == "float64"):
+        for seed, chains in [(0, 1), (7, 2), (123456, 4)]:
+            init_key, keys = sampler._keys(seed, chains)
+            expect_init, chain_key = jax.random.split(jax.random.PRNGKey(seed))
+            assert np.array_equal(init_key, expect_init)
+            assert np.array_equal(keys, jax.random.split(chain_key, chains))
+    # and JAX's threefry keeps its values (a JAX upgrade that changed them would change every run)
+    assert sampler._keys(0, 2)[1].tolist() == [[346279018, 360566543], [3968330031, 3923691647]]
+
+
 def test_blocks_continue_one_chain(monkeypatch):
     """Draws run in blocks (bounded memory) continue the same Markov chain: 13 draws in blocks
     of 5 (the last counting 3 of 5) equal 13 draws in one call, up to float32 rounding."""
