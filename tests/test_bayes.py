@@ -1,6 +1,7 @@
 """bayes: the sampler against an exactly solvable (Gaussian) posterior, Nishimori identities,
 the Delta = 0 refusal, reproducibility and compile-once reuse."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -114,8 +115,6 @@ def test_seed_keys_keep_their_derivation(dtype):
     """A seed must keep naming the same chains, or stored results stop being reproducible from
     their seeds: start key and chain keys are split(PRNGKey(seed)), then split(chain_key, C)
     (threefry integer arithmetic, the same on every machine)."""
-    import jax
-
     with jax.enable_x64(dtype == "float64"):
         for seed, chains in [(0, 1), (7, 2), (123456, 4)]:
             init_key, keys = sampler._keys(seed, chains)
