@@ -15,20 +15,18 @@ Run: python benchmarks/compile.py [d ...]
 """
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from sampler import HMC_PI_2, SAMPLES, problem
+from sampler import CHAINS, CONTENDERS, SAMPLES, problem, run_child
 
 EVENTS = {
     "trace": "/jax/core/compile/jaxpr_trace_duration",
     "lower": "/jax/core/compile/jaxpr_to_mlir_module_duration",
     "compile": "/jax/core/compile/backend_compile_duration",
 }
-KERNELS = {"nuts": {}, "hmc": HMC_PI_2}
+KERNELS = {"nuts": CONTENDERS["dgep"], "hmc": CONTENDERS["dgep-hmc"]}  # informed start, 50 warmup
 
 
 def child(d: int, kernel: str, seeds: list[int]) -> None:
@@ -43,9 +41,7 @@ def child(d: int, kernel: str, seeds: list[int]) -> None:
         durations[name] = durations.get(name, 0.0) + seconds
 
     jax.monitoring.register_event_duration_secs_listener(listen)
-    cfg = bayes.SamplerConfig(
-        num_samples=SAMPLES, num_chains=2, num_warmup=50, init="teacher", **KERNELS[kernel]
-    )
+    cfg = bayes.SamplerConfig(num_samples=SAMPLES, num_chains=CHAINS, **KERNELS[kernel])
     for seed in seeds:
         teacher, train, test = problem(d, seed)
         durations.clear()
@@ -57,14 +53,7 @@ def child(d: int, kernel: str, seeds: list[int]) -> None:
 
 
 def spawn(d: int, kernel: str, seeds: str, cache: str) -> list[dict]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(d), kernel, seeds],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=os.environ | {"DGEP_JAX_CACHE": cache},
-    ).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return run_child(__file__, [str(d), kernel, seeds], cache)
 
 
 def report(d: int, kernel: str, run: str, r: dict) -> str:

@@ -170,16 +170,22 @@ def report(name: str, d: int, run: str, r: dict, peak: float) -> str:
     )
 
 
-def spawn(name: str, d: int, seeds: str, cache: str) -> list[dict]:
-    """Run ``child`` in a fresh process (dgep's compilation cache in ``cache``)."""
+def run_child(script: str, args: list[str], cache: str) -> list[dict]:
+    """Run ``script --child ARGS`` in a fresh process (dgep's compilation cache in ``cache``);
+    the JSON lines it prints."""
     out = subprocess.run(
-        [sys.executable, __file__, "--child", name, str(d), seeds],
+        [sys.executable, script, "--child", *args],
         capture_output=True,
         text=True,
         check=True,
         env=os.environ | {"DGEP_JAX_CACHE": cache},
     ).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def spawn(name: str, d: int, seeds: str, cache: str) -> list[dict]:
+    """Run ``child`` for one contender in a fresh process."""
+    return run_child(__file__, [name, str(d), seeds], cache)
 
 
 def main(sizes: list[int]) -> None:

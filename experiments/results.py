@@ -61,7 +61,7 @@ def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
     config's and every other one finished in the store (extra seeds); missing points are NaN."""
     import xarray as xr
 
-    records = list(store.records())
+    records = store.records()
     settings = range(len(config.settings))
     dims = ("setting", "d", "alpha", "seed")
     coords = {
