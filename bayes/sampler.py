@@ -56,8 +56,14 @@ class SamplerConfig:
     ``trajectory_length x [1 - HMC_JITTER, 1 + HMC_JITTER]`` (no resonance with any direction's
     period); the step size is adapted in both. The coordinates are standard normal under the
     prior, so ``pi / 2`` turns every prior-dominated direction by a quarter period: one draw
-    decorrelates it. ``test_chunk``: test points evaluated at once (memory
-    ``test_chunk x max(d, k)`` per chain).
+    decorrelates it. ``target_accept``: the mean acceptance the step size is adapted to; when
+    not given, ``DEFAULT_TARGET_ACCEPT[kernel]``: 0.65 for NUTS (the asymptotically optimal
+    acceptance of HMC in high dimension, 0.651, Beskos et al. 2013; the NUTS paper's value) and
+    0.8 for HMC (NumPyro's default). Measured at L = 2 tanh, alpha = 2, 4 teachers: NUTS at 0.65
+    takes 31 / 44 leapfrog steps per draw at d = 50 / 100 against 58 / 63 at 0.8 for the same ESS
+    per draw (0.96-0.99 against 1.02-1.03), without divergences; HMC with a set integration time
+    gains nothing from it (fewer steps per draw, proportionally fewer ESS per draw).
+    ``test_chunk``: test points evaluated at once (memory ``test_chunk x max(d, k)`` per chain).
     """
 
     num_warmup: int = 500
@@ -65,7 +71,7 @@ class SamplerConfig:
     num_chains: int = 2
     thinning: int = 1
     max_tree_depth: int = 10
-    target_accept: float = 0.8
+    target_accept: float | None = None
     dtype: Literal["float32", "float64"] = "float32"
     chain_method: Literal["parallel", "sequential", "vectorized"] = "parallel"
     kernel: Literal["nuts", "hmc"] = "nuts"
@@ -77,6 +83,8 @@ class SamplerConfig:
 
     #: settings that change how a run executes, not its numbers: a sweep resumes across them
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("chain_method", "test_chunk")
+    #: ``target_accept`` of each kernel when the field is not given
+    DEFAULT_TARGET_ACCEPT: ClassVar[dict[str, float]] = {"nuts": 0.65, "hmc": 0.8}
 
     def __post_init__(self) -> None:
         for name in (
@@ -104,8 +112,6 @@ class SamplerConfig:
                 f"sampler.trajectory_length = {self.trajectory_length!r}: only for "
                 f'kernel = "hmc" (NUTS chooses its own), got kernel = {self.kernel!r}'
             )
-        if not (isinstance(self.target_accept, float) and 0 < self.target_accept < 1):
-            raise ValueError(f"sampler.target_accept = {self.target_accept!r}: must be in (0, 1)")
         for name, allowed in (
             ("dtype", ("float32", "float64")),
             ("chain_method", CHAIN_METHODS),
@@ -116,6 +122,10 @@ class SamplerConfig:
                 raise ValueError(
                     f"sampler.{name} = {getattr(self, name)!r}: must be one of {', '.join(allowed)}"
                 )
+        if self.target_accept is None:  # resolved here, so configs and stored runs show the value
+            object.__setattr__(self, "target_accept", self.DEFAULT_TARGET_ACCEPT[self.kernel])
+        if not (isinstance(self.target_accept, float) and 0 < self.target_accept < 1):
+            raise ValueError(f"sampler.target_accept = {self.target_accept!r}: must be in (0, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

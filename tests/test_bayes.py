@@ -204,3 +204,11 @@ def test_sampler_config_validation():
         bayes.SamplerConfig(init="random")
     with pytest.raises(ValueError, match="sampler.target_accept = 1.5"):
         bayes.SamplerConfig(target_accept=1.5)
+
+
+def test_target_accept_defaults_per_kernel():
+    """Not given, the acceptance target is the kernel's (NUTS 0.65, HMC 0.8) and is stored as a
+    value, so a run's config says what it was sampled with."""
+    assert bayes.SamplerConfig().to_dict()["target_accept"] == 0.65
+    assert bayes.SamplerConfig(kernel="hmc").to_dict()["target_accept"] == 0.8
+    assert bayes.SamplerConfig(kernel="hmc", target_accept=0.65).target_accept == 0.65

@@ -14,7 +14,13 @@ import pytest
 import xarray as xr
 
 from experiments.cli import main
-from experiments.config import ConfigError, builtin_config, parse_config
+from experiments.config import (
+    BUILTIN_CONFIGS,
+    ConfigError,
+    builtin_config,
+    parse_config,
+    point_identity,
+)
 from experiments.results import extrapolate, open_results, summarize
 
 pytestmark = pytest.mark.xdist_group("experiments")
@@ -254,8 +260,6 @@ def test_cli_errors_have_no_traceback(tmp_path):
 
 
 def test_named_configs_parse():
-    from experiments.config import BUILTIN_CONFIGS
-
     names = [path.stem for path in BUILTIN_CONFIGS.glob("*.toml")]
     assert {"demo", "cui2023", "validation", "validation_hmc"} <= set(names)
     for name in names:
@@ -263,6 +267,19 @@ def test_named_configs_parse():
         assert config.settings and config.alphas
     with pytest.raises(ConfigError, match="alpha"):
         parse_config("[teacher]\nactivations=['tanh']\n[data]\nalpha={start=1,stop=2}\n")
+
+
+def test_committed_outputs_resume_under_their_named_configs():
+    """Every sweep directory under data/ resumes under one of the named configs: a changed default
+    (e.g. a sampler setting) must be pinned in the configs whose outputs were made with the old
+    one, or ``dgep run`` would refuse their directories."""
+    named = [
+        point_identity(builtin_config(p.stem).to_json()) for p in BUILTIN_CONFIGS.glob("*.toml")
+    ]
+    stored = sorted((Path(__file__).resolve().parents[1] / "data").rglob("config.json"))
+    assert len(stored) >= 8
+    for path in stored:
+        assert point_identity(path.read_text()) in named, path
 
 
 def test_extrapolation_recovers_a_known_line():
