@@ -18,29 +18,53 @@ if TYPE_CHECKING:
 
 LONG_NAMES = {
     "eps_bayes": "Bayes error of the posterior-mean predictor, corrected for the finite ESS",
+    "eps_bayes_se": "standard error of eps_bayes (test-set sampling)",
     "eps_bayes_raw": "error of the average of the kept draws' predictors",
+    "eps_bayes_raw_se": "standard error of eps_bayes_raw (test-set sampling)",
     "eps_bayes_clean": "Bayes error against the clean target (sign channel: sign f*)",
+    "eps_bayes_clean_se": "standard error of eps_bayes_clean (test-set sampling)",
     "eps_gibbs": "Gibbs error (mean single-draw error)",
+    "eps_gibbs_se": "Monte-Carlo standard error of eps_gibbs",
     "eps_theory": "Bayes-optimal error of the equivalent GLM (replica fixed point)",
     "eps_gibbs_theory": "Gibbs error of the equivalent GLM",
     "eps_theory_clean": "GLM Bayes error against the clean target",
     "eps_theory_teacher": "per-teacher prediction (ridge at lam_bo on this teacher's rho_T)",
     "q_theory": "overlap q of the equivalent GLM",
+    "rho_theory": "rho of the equivalent GLM (THEORY.md 3, d -> infinity)",
+    "delta_eff_theory": "Delta_eff of the equivalent GLM (THEORY.md 3, d -> infinity)",
     "overlap_st": "student-teacher overlap of linear parts",
-    "overlap_ss": "student-student overlap of linear parts (independent chains)",
-    "overlap_self": "student self-overlap |theta_lin|^2/d (student rho)",
-    "rho_teacher": "teacher rho_T = |theta_lin(W*)|^2/d",
-    "delta_eff_teacher": "teacher Delta_eff_T = Var f* - rho_T",
-    "nishimori_eps_gap": "eps_gibbs - 2 eps_bayes (0 in expectation over teachers)",
-    "nishimori_overlap_gap": "overlap_st - overlap_ss (0 in expectation over teachers)",
-    "rhat_max": "largest R-hat over the per-draw observables",
-    "ess_min": "smallest bulk ESS over the per-draw observables",
-    "divergences": "number of divergent transitions after warmup",
-    "wall_s": "wall-clock time of the point",
-    "eps_bayes_se": "standard error of eps_bayes (test-set sampling)",
-    "eps_gibbs_se": "Monte-Carlo standard error of eps_gibbs",
     "overlap_st_se": "Monte-Carlo standard error of overlap_st",
+    "overlap_ss": "student-student overlap of linear parts (independent chains)",
     "overlap_ss_se": "Monte-Carlo standard error of overlap_ss",
+    "overlap_self": "student self-overlap |theta_lin|^2/d (student rho)",
+    "overlap_self_se": "Monte-Carlo standard error of overlap_self",
+    "rho_teacher": "teacher rho_T = |theta_lin(W*)|^2/d",
+    "rho_teacher_se": "standard error of rho_teacher (finite number of teacher inputs)",
+    "rho_teacher_test": "teacher rho_T estimated on the test set (as the student overlaps are)",
+    "delta_eff_teacher": "teacher Delta_eff_T = Var f* - rho_T",
+    "mean_f_teacher": "mean teacher output E_x f*",
+    "nishimori_eps_gap": "eps_gibbs - 2 eps_bayes (0 in expectation over teachers)",
+    "nishimori_eps_gap_se": "standard error of nishimori_eps_gap",
+    "nishimori_overlap_gap": "overlap_st - overlap_ss (0 in expectation over teachers)",
+    "nishimori_overlap_gap_se": "standard error of nishimori_overlap_gap",
+    "n": "number of training samples",
+    "num_draws": "kept draws, all chains",
+    "rhat_max": "largest R-hat over the per-draw observables",
+    "rhat_gibbs": "R-hat of the per-draw Gibbs error",
+    "rhat_overlap_st": "R-hat of the per-draw student-teacher overlap",
+    "rhat_overlap_self": "R-hat of the per-draw self-overlap",
+    "ess_min": "smallest bulk ESS over the per-draw observables",
+    "ess_gibbs": "bulk ESS of the per-draw Gibbs error",
+    "ess_output": "median bulk ESS of the output at the probe test points (sets eps_bayes)",
+    "ess_overlap_st": "bulk ESS of the per-draw student-teacher overlap",
+    "ess_overlap_self": "bulk ESS of the per-draw self-overlap",
+    "divergences": "number of divergent transitions after warmup",
+    "tree_depth_mean": "mean log2(leapfrog steps + 1) per kept draw (NUTS tree depth)",
+    "steps_per_draw": "mean leapfrog steps (gradient evaluations) per kept draw",
+    "accept_prob": "mean acceptance probability of the kept draws",
+    "step_size": "leapfrog step size after warmup (mean over chains)",
+    "wall_s": "wall-clock time of the point",
+    "sampler_s": "wall-clock time of the posterior sampling (compile included)",
 }
 UNITS = {"wall_s": "s", "sampler_s": "s"}
 PACKAGES = ("dgep", "numpy", "scipy", "jax", "numpyro", "arviz", "xarray")
@@ -91,7 +115,7 @@ def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
             dims,
             array,
             {
-                "long_name": LONG_NAMES.get(name, name.replace("_", " ")),
+                "long_name": LONG_NAMES[name],
                 **({"units": UNITS[name]} if name in UNITS else {}),
             },
         )
@@ -210,8 +234,10 @@ def _table(head: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return lines + ["| " + " | ".join(row) + " |" for row in rows]
-    width = max(len(c) for row in [head, *rows] for c in row)
-    return ["  ".join(f"{c:>{width}}" for c in row) for row in [head, *rows]]
+    widths = [max(len(c) for c in column) for column in zip(head, *rows, strict=True)]
+    return [
+        "  ".join(f"{c:>{w}}" for c, w in zip(row, widths, strict=True)) for row in [head, *rows]
+    ]
 
 
 def _pm(value: object, se: object) -> str:
@@ -246,17 +272,31 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
 
 
 COMPARED = ("eps_bayes", "eps_gibbs", "overlap_st")
+#: per-draw ESS whose cost per gradient evaluation ``compare_runs`` sets side by side
+ESS_COMPARED = ("ess_output", "ess_gibbs")
+
+
+def gradients(ds: xr.Dataset) -> xr.DataArray:
+    """Gradient evaluations of each point after warmup: leapfrog steps per kept draw x kept
+    draws (all chains) x thinning."""
+    thinning = json.loads(ds.attrs["config"])["sampler"]["thinning"]
+    return ds["steps_per_draw"] * ds["num_draws"] * thinning
 
 
 def compare_runs(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
     """Paired differences ``a - b`` of two sweeps over the same points (same seeds, hence the
     same teachers and data), e.g. informed against uninformed starts: mean and SE over seeds per
-    (setting, d, alpha) of ``eps_bayes``, ``eps_gibbs`` and ``overlap_st``. Settings are matched
-    by their label; points present in only one of the two are dropped."""
+    (setting, d, alpha) of ``eps_bayes``, ``eps_gibbs`` and ``overlap_st``; and what the two
+    samplers paid: ``steps_ratio``, the mean leapfrog steps per draw of ``a`` over ``b``'s, and
+    ``{ess}_per_grad_ratio``, the mean ESS per gradient evaluation of ``a`` over ``b``'s (for
+    ``ess_output``, which sets eps_bayes, and ``ess_gibbs``). Settings are matched by their
+    label; points present in only one of the two are dropped."""
     import xarray as xr
 
     def by_label(ds: xr.Dataset) -> xr.Dataset:
-        return ds[list(COMPARED)].assign_coords(setting=ds["setting_label"].values)
+        per_grad = {f"{e}_per_grad": ds[e] / gradients(ds) for e in ESS_COMPARED}
+        kept = ds[[*COMPARED, "steps_per_draw"]].assign(per_grad)
+        return kept.assign_coords(setting=ds["setting_label"].values)
 
     a, b = xr.align(by_label(a), by_label(b), join="inner")
     if not all(a.sizes[dim] for dim in ("setting", "d", "alpha", "seed")):
@@ -264,12 +304,21 @@ def compare_runs(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
     out = {}
     for name in COMPARED:
         out[name], out[f"{name}_se"] = mean_se(a[name] - b[name])
+    for name in ("steps_per_draw", *(f"{e}_per_grad" for e in ESS_COMPARED)):
+        ratio = name.replace("_per_draw", "") + "_ratio"
+        out[ratio] = a[name].mean("seed") / b[name].mean("seed")
     return xr.Dataset(out)
 
 
 def format_comparison(diff: xr.Dataset, *, markdown: bool = False) -> str:
-    """Table of ``compare_runs``: per setting, d and alpha the paired differences ± SE."""
-    head = ["setting", "d", "alpha", *(f"Δ {name}" for name in COMPARED)]
+    """Table of ``compare_runs``: per setting, d and alpha the paired differences ± SE, then the
+    ratios A / B of leapfrog steps per draw and of ESS per gradient (output, Gibbs error)."""
+    ratios = {
+        "steps_ratio": "steps/draw A/B",
+        "ess_output_per_grad_ratio": "ESS/grad output A/B",
+        "ess_gibbs_per_grad_ratio": "ESS/grad gibbs A/B",
+    }
+    head = ["setting", "d", "alpha", *(f"Δ {name}" for name in COMPARED), *ratios.values()]
     rows = []
     for s in diff["setting"].values:
         for d in diff["d"].values:
@@ -278,5 +327,6 @@ def format_comparison(diff: xr.Dataset, *, markdown: bool = False) -> str:
                 rows.append(
                     [str(s), str(int(d)), f"{a:g}"]
                     + [_pm(r[name], r[f"{name}_se"]) for name in COMPARED]
+                    + [f"{float(r[name]):.2f}" for name in ratios]
                 )
     return "\n".join(_table(head, rows, markdown))

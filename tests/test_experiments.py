@@ -103,8 +103,9 @@ def test_run_end_to_end(reference_run):
         "delta_eff_teacher",
     ]
     for name in required:
-        assert name in ds and ds[name].attrs["long_name"], name
         assert np.isfinite(ds[name]).all(), name
+    for name in ds.data_vars:  # every variable documented, none with a generated name
+        assert ds[name].attrs["long_name"] not in ("", name.replace("_", " ")), name
     assert json.loads(ds.attrs["config"])["data"]["d"] == [6, 8]
     assert "jax" in json.loads(ds.attrs["versions"])
     assert (tmp / "out" / "results.png").stat().st_size > 10_000
@@ -325,8 +326,20 @@ def test_compare_pairs_two_sweeps_point_by_point(reference_run, tmp_path):
     got = diff["eps_bayes"].isel(setting=0, d=1, alpha=0)
     assert float(got) == pytest.approx(expected.mean()) and expected.std() > 0
     assert float(abs(compare_runs(a, a)["eps_bayes"]).max()) == 0
+    # the cost: ratios of means over seeds, A over B
+    steps = (a["steps_per_draw"].mean("seed") / b["steps_per_draw"].mean("seed")).isel(setting=0)
+    assert np.allclose(diff["steps_ratio"].isel(setting=0), steps)
+    grads = b["steps_per_draw"] * b["num_draws"]  # thinning 1
+    per_grad = (b["ess_output"] / grads).mean("seed").isel(setting=0, d=1, alpha=0)
+    got = float(diff["ess_output_per_grad_ratio"].isel(setting=0, d=1, alpha=0))
+    assert got * float(per_grad) == pytest.approx(
+        float((a["ess_output"] / (a["steps_per_draw"] * a["num_draws"])).mean("seed")[0, 1, 0])
+    )
+    assert np.all(compare_runs(a, a)["ess_gibbs_per_grad_ratio"] == 1)
     out = dgep("compare", str(first), str(tmp_path / "prior" / "results.nc"))
-    assert out.returncode == 0 and "Δ eps_bayes" in out.stdout
+    assert (
+        out.returncode == 0 and "Δ eps_bayes" in out.stdout and "ESS/grad output A/B" in out.stdout
+    )
     assert dgep("compare", str(first), str(tmp_path / "none.nc")).returncode == 2
 
 
