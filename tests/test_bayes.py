@@ -180,8 +180,7 @@ def test_hmc_adapts_its_step_size_and_jitters_its_length():
     # after warmup aimed at 0.8 the acceptance measured 0.906 here, 0.90-0.93 over seeds 0-5
     # (SD 0.013; the step after warmup is dual averaging's weighted mean of the log steps, which
     # here accepts more than the target): the bounds leave 3 SD around seed 0's value; a step
-    # pinned at 2 pi / 8 = 0.79
-    # (the bug) is 6x the adapted 0.10-0.15
+    # pinned at 2 pi / 8 = 0.79 (the bug) is 6x the adapted 0.10-0.15
     assert 0.86 < run.draws["accept_prob"].mean() < 0.95
     assert not np.allclose(run.draws["step_size"], 2 * np.pi / 8)
     length = bayes.SamplerConfig(
