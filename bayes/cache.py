@@ -9,7 +9,8 @@ import jax
 
 
 def default_cache_dir() -> Path | None:
-    """``$DGEP_JAX_CACHE`` (``off`` disables), else ``$XDG_CACHE_HOME/dgep/jax`` or ``~/.cache/dgep/jax``."""
+    """``$DGEP_JAX_CACHE`` (``off`` disables), else ``$XDG_CACHE_HOME/dgep/jax`` or
+    ``~/.cache/dgep/jax``."""
     setting = os.environ.get("DGEP_JAX_CACHE")
     if setting == "off":
         return None

@@ -110,8 +110,9 @@ def run_point(
 ) -> dict[str, Any]:
     """Teacher, data, posterior, measurements and theory of one point, as a flat dict.
 
-    ``n_pad`` (see ``padded_size``) pads the training set with masked rows. Seeds: ``problem_seeds(seed)`` gives teacher, train and test seeds; the teacher's
-    ``rho_T`` is measured on ``teacher_inputs`` inputs from the test seed + 1.
+    ``n_pad`` (see ``padded_size``) pads the training set with masked rows. Seeds:
+    ``problem_seeds(seed)`` gives teacher, train and test seeds; the teacher's ``rho_T`` is
+    measured on ``teacher_inputs`` inputs from the test seed + 1.
     """
     from bayes import measure, sample_posterior
     from gle import bayes_optimal, equivalent_glm, teacher_prediction

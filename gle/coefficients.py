@@ -118,9 +118,9 @@ class GaussianCoefficients(NamedTuple):
 
 
 def gaussian_coefficients(activation: str | Activation, r: float = 1.0) -> GaussianCoefficients:
-    """``mu_0 = E sigma(h)``, ``mu_1 = E[h sigma(h)]/r``, ``mu_*^2 = E sigma^2 - mu_0^2 - r mu_1^2``.
+    """Hermite coefficients of ``sigma`` at ``h ~ N(0, r)`` (THEORY.md 3).
 
-    ``h ~ N(0, r)`` (THEORY.md 3).
+    ``mu_0 = E sigma(h)``, ``mu_1 = E[h sigma(h)]/r``, ``mu_*^2 = E sigma^2 - mu_0^2 - r mu_1^2``.
     """
     m, c, s = (float(x) for x in offset_moments(activation, 0.0, r))
     return GaussianCoefficients(m, c, float(np.sqrt(max(s - m**2 - r * c**2, 0.0))))

@@ -23,7 +23,8 @@ from .fixed_point import _check_alpha, solve_glm
 def marchenko_pastur_stieltjes(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``m_MP(z; c)`` and its derivative ``m'_MP`` for real ``z < 0`` (unit-variance MP law).
 
-    ``m`` solves ``c z m^2 - (1 - c - z) m + 1 = 0``; ``m' = -(c m^2 + m) / (2 c z m - (1 - c - z))``.
+    ``m`` solves ``c z m^2 - (1 - c - z) m + 1 = 0``;
+    ``m' = -(c m^2 + m) / (2 c z m - (1 - c - z))``.
     Each branch of the root is evaluated in its cancellation-free form.
     """
     z, c = np.broadcast_arrays(np.asarray(z, dtype=float), np.asarray(c, dtype=float))

@@ -20,7 +20,8 @@ ActivationFn = Callable[[Any, ModuleType], Any]
 
 
 class Activation(NamedTuple):
-    """A named activation ``sigma``; ``act(x)`` evaluates it with numpy, ``act(x, jnp)`` with JAX."""
+    """A named activation ``sigma``; ``act(x)`` evaluates it with numpy, ``act(x, jnp)`` with
+    JAX."""
 
     name: str
     fn: ActivationFn

@@ -55,8 +55,8 @@ def measure_teacher(
     Why 2 x 10^5 inputs by default: for Gaussian inputs the estimator's variance is about
     ``(4 rho E f*^2 + 2 d (E f*^2)^2 / N) / N``, i.e. a standard error of ``2e-3`` at ``rho ~ 0.4``,
     ``E f*^2 ~ 0.6``, small next to the ``~1e-2`` test-set error of a run's Bayes error with a few
-    thousand test points. Inputs are drawn and processed in chunks (memory ``chunk x max(d, k)``) from the
-    seed's input stream, so the result is reproducible. ``rho_se`` uses that formula.
+    thousand test points. Inputs are drawn and processed in chunks (memory ``chunk x max(d, k)``)
+    from the seed's input stream, so the result is reproducible. ``rho_se`` uses that formula.
     """
     N = check_num_samples(num_inputs, "num_inputs")
     if N < 2:

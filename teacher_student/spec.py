@@ -101,7 +101,8 @@ class TeacherSpec:
         return sizes
 
     def weight_shapes(self, d: int) -> tuple[tuple[int, ...], ...]:
-        """Shapes of (W_1, ..., W_L, a): ``W_l`` is ``k_l x k_{l-1}`` (``k_0 = d``), ``a`` is ``k_L``."""
+        """Shapes of (W_1, ..., W_L, a): ``W_l`` is ``k_l x k_{l-1}`` (``k_0 = d``), ``a`` is
+        ``k_L``."""
         sizes = (d, *self.hidden_sizes(d))
         return (*((sizes[i + 1], sizes[i]) for i in range(self.depth)), (sizes[-1],))
 

@@ -42,7 +42,8 @@ class ProblemSeeds(NamedTuple):
 
 
 def problem_seeds(seed: int) -> ProblemSeeds:
-    """Derive (teacher, train, test) seeds from one seed: ``SeedSequence(seed).generate_state(3)``."""
+    """Derive (teacher, train, test) seeds from one seed:
+    ``SeedSequence(seed).generate_state(3)``."""
     state = np.random.SeedSequence(int(seed)).generate_state(3)
     return ProblemSeeds(*(int(s) for s in state))
 

@@ -55,7 +55,8 @@ def test_linear_network_matches_exact_gaussian_posterior(kernel):
     assert abs(np.mean(var_hat / var) - 1) < 3 * np.sqrt(2 / ess)
     # eps_bayes against the exact finite-d Bayes error of this teacher and test set
     # The sampled mean is mean + X dtheta / sqrt(d), dtheta ~ N(0, cov / ess) (MCMC CLT), so
-    # eps_raw = exact + 2 g.dtheta + dtheta^T A dtheta with g = X^T r / (n sqrt d), A = X^T X / (n d):
+    # eps_raw = exact + 2 g.dtheta + dtheta^T A dtheta with g = X^T r / (n sqrt d),
+    # A = X^T X / (n d):
     # mean exact + tr(A cov) / ess, SD sqrt(4 g^T cov g / ess + 2 tr((A cov)^2) / ess^2); the
     # correction eps_raw / (1 + 1 / ess) leaves exact + (mean(var) - exact) / ess.
     exact_eps = np.mean((test.f_star - mean) ** 2)
