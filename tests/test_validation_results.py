@@ -117,6 +117,24 @@ def test_other_samplers_cost_fewer_gradients_per_effective_draw(other, gain, nut
     assert float(diff["steps_ratio"].max()) < 1.05  # never more leapfrog steps per draw
 
 
+def test_hmc_beyond_the_proportional_regime():
+    """HMC pi/2 against NUTS (0.8) on the 112 points of data/beyond_proportional (n up to 4 d^2):
+    the paired differences agree (largest |z| measured 3.1 of 42, rms 1.27; 3.5 is a 1-in-2000
+    tail per unit z), HMC gives more ESS of the output per gradient everywhere (measured
+    1.77-2.81x; the ratio's SE is 2-8 %), and its Gibbs error mixes worse at alpha >= 16: the
+    worst seed's ESS 5-44 against NUTS's 23-89 (README: why NUTS stays the default)."""
+    hmc = open_results(DATA.parent / "beyond_proportional" / "hmc" / "results.nc")
+    nuts = open_results(DATA.parent / "beyond_proportional" / "results.nc")
+    diff = compare_runs(hmc, nuts)
+    z = np.stack([(diff[name] / diff[f"{name}_se"]).values for name in COMPARED])
+    assert z.size == 42 and np.all(np.abs(z) < 3.5), z
+    assert float(diff["ess_output_per_grad_ratio"].min()) > 1.5
+    large = {"alpha": [16.0, 32.0, 64.0]}
+    worst_hmc = hmc["ess_gibbs"].sel(large).min("seed")
+    worst_nuts = nuts["ess_gibbs"].sel(large).min("seed")
+    assert bool((worst_hmc < worst_nuts).all()), (worst_hmc.values, worst_nuts.values)
+
+
 def test_sign_activation_is_recorded_as_not_mixing():
     ds = open_results(DATA / "sign_activation" / "results.nc")
     assert float(ds["rhat_max"].min()) > 1.1
