@@ -16,7 +16,10 @@
 * Nishimori gaps: ``eps_gibbs - 2 eps_bayes`` (regression) and ``overlap_st - overlap_ss``,
   each with a standard error; both vanish in expectation over teachers in equilibrium.
 * Diagnostics with ArviZ: R-hat and bulk ESS of each per-draw observable, divergences, tree
-  depth, leapfrog steps per draw, acceptance and step size.
+  depth, leapfrog steps per draw, acceptance, step size and the energy Bayesian fraction of
+  missing information, ``E-BFMI = sum_t (E_t - E_{t-1})^2 / sum_t (E_t - mean E)^2`` of the
+  Hamiltonian per chain (Betancourt 2016: below ~0.3 the momentum resampling explores the energy
+  distribution poorly), reported as its minimum over the chains.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ def _diagnostics(run: PosteriorRun, series: dict[str, np.ndarray]) -> dict[str, 
         "steps_per_draw": float(steps.mean()),
         "accept_prob": float(run.draws["accept_prob"].mean()),
         "step_size": float(run.draws["step_size"][:, -1].mean()),
+        "bfmi_min": float(np.min(az.bfmi(np.asarray(run.draws["energy"], float)))),
     }
 
 
@@ -199,6 +203,7 @@ def to_inference_data(run: PosteriorRun) -> arviz.InferenceData:
         "diverging": run.draws["diverging"],
         "step_size": run.draws["step_size"],
         "lp": -run.draws["potential_energy"],
+        "energy": run.draws["energy"],
         "tree_depth": np.log2(run.draws["num_steps"] + 1),
     }
     return az.from_dict(posterior=posterior, sample_stats=stats, dims={"probe_output": ["probe"]})

@@ -13,7 +13,8 @@ draw, records only the observables the theory predicts, never the weights:
 * ``sum_{x in A} x f(x)`` and ``sum_{x in B} x f(x)`` over two halves A, B of the test inputs,
   from which every linear-part overlap is estimated without bias (THEORY.md 5);
 * ``f`` at a few probe test points (for the effective sample size of the posterior mean);
-* NUTS statistics: leapfrog steps, acceptance, divergence, step size, potential energy.
+* NUTS statistics: leapfrog steps, acceptance, divergence, step size, potential energy and the
+  Hamiltonian (total energy) of the draw.
 
 The compiled function depends only on shapes and on the static settings, so every chain, seed
 and dataset with the same shapes reuses it; pad ``n`` (``n_pad``) to share it across an alpha
@@ -290,6 +291,7 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) 
                 "diverging": state.diverging,
                 "step_size": state.adapt_state.step_size,
                 "potential_energy": state.potential_energy,
+                "energy": state.energy,
             }
             counted = (j < count).astype(pred.dtype)
             return (state, acc + counted * pred, acc2 + counted * pred**2), obs

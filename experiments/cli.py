@@ -68,10 +68,11 @@ def cmd_theory(args: argparse.Namespace) -> None:
 
 def _report(results: Path, plot_dir: Path) -> None:
     from .plotting import plot_comparison, plot_nishimori
-    from .results import format_summary, open_results, summarize
+    from .results import format_diagnostics, format_summary, open_results, summarize
 
     ds = open_results(results)
     print(format_summary(summarize(ds)))
+    print(format_diagnostics(ds))
     print(f"wrote {results}")
     print(f"wrote {plot_comparison(ds, plot_dir / 'results.png')}")
     print(f"wrote {plot_nishimori(ds, plot_dir / 'nishimori.png')}")
@@ -107,9 +108,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
-    from .results import format_summary, open_results, summarize
+    from .results import format_diagnostics, format_summary, open_results, summarize
 
-    print(format_summary(summarize(open_results(args.results)), markdown=args.markdown))
+    ds = open_results(args.results)
+    print(format_summary(summarize(ds), markdown=args.markdown))
+    print(format_diagnostics(ds))
 
 
 def cmd_compare(args: argparse.Namespace) -> None:

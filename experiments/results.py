@@ -59,6 +59,7 @@ LONG_NAMES = {
     "ess_overlap_st": "bulk ESS of the per-draw student-teacher overlap",
     "ess_overlap_self": "bulk ESS of the per-draw self-overlap",
     "divergences": "number of divergent transitions after warmup",
+    "bfmi_min": "smallest E-BFMI over the chains (energy exploration; below 0.3 is poor)",
     "tree_depth_mean": "mean log2(leapfrog steps + 1) per kept draw (NUTS tree depth)",
     "steps_per_draw": "mean leapfrog steps (gradient evaluations) per kept draw",
     "accept_prob": "mean acceptance probability of the kept draws",
@@ -269,6 +270,38 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
         lines += _table(head, rows, markdown)
         lines.append("")
     return "\n".join(lines)
+
+
+#: per-point sampler checks: (variable, "max" or "min", threshold, what crossing it means)
+CHECKS = (
+    ("rhat_max", "max", 1.05, "R-hat > 1.05: the chains disagree"),
+    ("ess_min", "min", 100.0, "smallest ESS < 100: too few effective draws"),
+    ("divergences", "max", 0.0, "divergent transitions"),
+    ("bfmi_min", "min", 0.3, "E-BFMI < 0.3: the energy is explored poorly"),
+)
+
+
+def format_diagnostics(ds: xr.Dataset) -> str:
+    """One line per sampler check of ``CHECKS`` that some point fails: how many points, and the
+    worst one (setting, d, alpha, seed and value); or one line saying that every point passes.
+    Points without the variable (older runs) are skipped."""
+    lines, checked = [], []
+    points = int(ds["eps_bayes"].count())
+    for name, side, threshold, meaning in CHECKS:
+        if name not in ds or not int(ds[name].count()):
+            continue
+        checked.append(name)
+        values = ds[name]
+        failing = values > threshold if side == "max" else values < threshold
+        if not bool(failing.any()):
+            continue
+        worst = values.argmax(...) if side == "max" else values.argmin(...)
+        at = {dim: values[dim].values[i] for dim, i in ((k, int(v)) for k, v in worst.items())}
+        where = ", ".join(f"{k} {v:g}" if k == "alpha" else f"{k} {int(v)}" for k, v in at.items())
+        worst_value = float(values.isel(worst))
+        count = int(failing.sum())
+        lines.append(f"{count} of {points} points: {meaning} (worst {worst_value:.3g} at {where})")
+    return "\n".join(lines) or f"sampler checks: all {points} points pass ({', '.join(checked)})"
 
 
 COMPARED = ("eps_bayes", "eps_gibbs", "overlap_st")

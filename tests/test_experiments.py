@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -110,6 +111,7 @@ def test_run_end_to_end(reference_run):
     assert "jax" in json.loads(ds.attrs["versions"])
     assert (tmp / "out" / "results.png").stat().st_size > 10_000
     assert "d->inf" in result.stdout
+    assert re.search(r"\d+ of \d+ points: |sampler checks: all", result.stdout)
     summary = dgep("summary", str(tmp / "out" / "results.nc"))
     assert summary.returncode == 0 and "tanh gaussian" in summary.stdout
     plot = dgep("plot", str(tmp / "out" / "results.nc"), "--out", str(tmp / "fig.png"))
@@ -309,6 +311,41 @@ def test_markdown_summary_has_one_row_per_alpha(reference_run):
     assert out.returncode == 0, out.stderr
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + 2 and "d->inf" in rows[0]  # header + one row per alpha
+
+
+def test_diagnostics_name_the_failing_points():
+    """Each check that some point fails gets one line with the count and the worst point; NaN
+    (failed or older points without the variable) is neither a pass nor a failure."""
+    from experiments.results import format_diagnostics
+
+    dims = ("setting", "d", "alpha", "seed")
+    coords = {"setting": [0], "d": [20, 30], "alpha": [0.5, 1.0], "seed": [0, 1, 2]}
+
+    def field(value: float) -> xr.DataArray:
+        return xr.DataArray(np.full((1, 2, 2, 3), value), coords, dims)
+
+    ds = xr.Dataset(
+        {
+            "eps_bayes": field(0.1),
+            "rhat_max": field(1.01),
+            "ess_min": field(300.0),
+            "divergences": field(0.0),
+            "bfmi_min": field(np.nan),
+        }
+    )
+    assert format_diagnostics(ds) == (
+        "sampler checks: all 12 points pass (rhat_max, ess_min, divergences)"
+    )
+    ds["rhat_max"][0, 1, 0, 2] = 1.2
+    ds["rhat_max"][0, 0, 1, 1] = 1.06
+    ds["bfmi_min"][0, 0, 0, 0] = 0.2
+    lines = format_diagnostics(ds).splitlines()
+    assert lines == [
+        "2 of 12 points: R-hat > 1.05: the chains disagree "
+        "(worst 1.2 at setting 0, d 30, alpha 0.5, seed 2)",
+        "1 of 12 points: E-BFMI < 0.3: the energy is explored poorly "
+        "(worst 0.2 at setting 0, d 20, alpha 0.5, seed 0)",
+    ]
 
 
 def test_compare_pairs_two_sweeps_point_by_point(reference_run, tmp_path):
