@@ -296,7 +296,7 @@ def format_diagnostics(ds: xr.Dataset) -> str:
         if not bool(failing.any()):
             continue
         worst = values.argmax(...) if side == "max" else values.argmin(...)
-        at = {dim: values[dim].values[i] for dim, i in ((k, int(v)) for k, v in worst.items())}
+        at = {dim: values[dim].values[int(i)] for dim, i in worst.items()}
         where = ", ".join(f"{k} {v:g}" if k == "alpha" else f"{k} {int(v)}" for k, v in at.items())
         worst_value = float(values.isel(worst))
         count = int(failing.sum())
@@ -337,8 +337,9 @@ def compare_runs(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
     out = {}
     for name in COMPARED:
         out[name], out[f"{name}_se"] = mean_se(a[name] - b[name])
-    for name in ("steps_per_draw", *(f"{e}_per_grad" for e in ESS_COMPARED)):
-        ratio = name.replace("_per_draw", "") + "_ratio"
+    ratios = {"steps_ratio": "steps_per_draw"}
+    ratios |= {f"{e}_per_grad_ratio": f"{e}_per_grad" for e in ESS_COMPARED}
+    for ratio, name in ratios.items():
         out[ratio] = a[name].mean("seed") / b[name].mean("seed")
     return xr.Dataset(out)
 
