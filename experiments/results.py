@@ -161,7 +161,16 @@ def open_results(path: str | Path) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such results file")
-    ds = xr.load_dataset(path, engine="h5netcdf")
+    try:
+        ds = xr.load_dataset(path, engine="h5netcdf")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a netCDF results file ({err})") from err
+    dims = set(ds["eps_bayes"].dims) if "eps_bayes" in ds else set()
+    if "setting_label" not in ds or not {"d", "alpha", "seed"} <= dims:
+        raise ValueError(
+            f"{path}: not the results of a sweep (no eps_bayes over d, alpha and seed); "
+            "`dgep run` writes them as DIR/results.nc"
+        )
     if "setting" in ds.dims:
         return ds
     label = np.atleast_1d(ds["setting_label"].values)

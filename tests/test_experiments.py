@@ -260,6 +260,11 @@ def test_cli_errors_have_no_traceback(tmp_path):
     theory = dgep("theory", str(noiseless), "--out", str(tmp_path / "t.nc"))
     assert theory.returncode == 0 and "eps_bo" in theory.stdout
     assert xr.load_dataset(tmp_path / "t.nc", engine="h5netcdf").sizes["alpha"] == 2
+    # a theory table or a config where a sweep's results.nc belongs: one line naming the file
+    for command, path in (("summary", "t.nc"), ("plot", "t.nc"), ("summary", "n.toml")):
+        wrong = dgep(command, str(tmp_path / path))
+        assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
+        assert wrong.stderr.count("\n") == 1 and f"{tmp_path / path}: not " in wrong.stderr
 
 
 def test_named_configs_parse():
