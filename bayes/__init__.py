@@ -5,6 +5,8 @@ THEORY.md sections 2 and 5::
     run = sample_posterior(teacher, train, test, SamplerConfig(num_chains=2), seed=0)
     m = measure(run, test, spec.channel)        # eps_bayes, eps_gibbs, overlaps, Nishimori gaps
     idata = to_inference_data(run)              # ArviZ InferenceData of the per-draw observables
+    run = sample_posterior(..., keep=("weights", "log_likelihood"))  # opt in: every draw's
+    # W1..WL, a and log P_out(y_mu | f(x_mu)) at every training point (az.loo / az.waic)
 
 On import, unless ``XLA_FLAGS`` already sets it, JAX is given one host device per CPU core so
 that chains run in parallel, and JAX's persistent compilation cache is enabled in

@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -189,7 +190,10 @@ def measure(run: PosteriorRun, test: Data, channel: str) -> Measurements:
 
 
 def to_inference_data(run: PosteriorRun) -> arviz.InferenceData:
-    """The per-draw observables and NUTS statistics as ArviZ ``InferenceData``."""
+    """The per-draw observables and NUTS statistics as ArviZ ``InferenceData``; with the weights
+    kept (``sample_posterior(keep=("weights",))``) they join the posterior group, and with the
+    pointwise log-likelihood kept it is the ``log_likelihood`` group (variable ``y``, dim
+    ``train``), which ``az.loo`` and ``az.waic`` read."""
     az = _arviz()
     series = overlap_series(run)
     posterior: dict[str, Any] = {
@@ -197,6 +201,10 @@ def to_inference_data(run: PosteriorRun) -> arviz.InferenceData:
         "probe_output": run.draws["probe"],
     }
     posterior |= {k: v for k, v in series.items() if k != "overlap_ss"}
+    posterior |= {k: v for k, v in run.draws.items() if re.fullmatch(r"W\d+|a", k)}
+    extra = {}
+    if "log_likelihood" in run.draws:
+        extra["log_likelihood"] = {"y": run.draws["log_likelihood"]}
     stats = {
         "n_steps": run.draws["num_steps"],
         "acceptance_rate": run.draws["accept_prob"],
@@ -206,4 +214,5 @@ def to_inference_data(run: PosteriorRun) -> arviz.InferenceData:
         "energy": run.draws["energy"],
         "tree_depth": np.log2(run.draws["num_steps"] + 1),
     }
-    return az.from_dict(posterior=posterior, sample_stats=stats, dims={"probe_output": ["probe"]})
+    dims = {"probe_output": ["probe"], "y": ["train"]}
+    return az.from_dict(posterior=posterior, sample_stats=stats, dims=dims, **extra)

@@ -76,14 +76,28 @@ class StudentNetwork:
     def output(self, z: Any, x: Any) -> Any:
         return network_output(x, self.weights(z), self.activations, jnp)
 
-    def log_likelihood(self, f: Any, y: Any, mask: Any) -> Any:
-        """``sum_mu mask_mu log P_out(y_mu | f_mu)`` for the spec's channel and noise."""
+    def pointwise_log_likelihood(self, f: Any, y: Any) -> Any:
+        """``log P_out(y_mu | f_mu)`` per sample for the spec's channel and noise."""
         noise = self.spec.noise
         if self.spec.channel == "gaussian":
-            per_sample = -0.5 * (y - f) ** 2 / noise - 0.5 * math.log(2 * math.pi * noise)
-        else:
-            per_sample = log_ndtr(y * f / math.sqrt(noise))
-        return jnp.sum(mask * per_sample)
+            return -0.5 * (y - f) ** 2 / noise - 0.5 * math.log(2 * math.pi * noise)
+        return log_ndtr(y * f / math.sqrt(noise))
+
+    def log_likelihood(self, f: Any, y: Any, mask: Any) -> Any:
+        """``sum_mu mask_mu log P_out(y_mu | f_mu)``."""
+        return jnp.sum(mask * self.pointwise_log_likelihood(f, y))
+
+    def weight_draws(self, z: np.ndarray) -> dict[str, np.ndarray]:
+        """Named weights ``W1, ..., WL, a`` of coordinate draws ``z`` shaped (..., num_params),
+        each shaped (..., *layer shape) (the batched form of :meth:`weights`)."""
+        names = [f"W{layer}" for layer in range(1, len(self.shapes))] + ["a"]
+        batch, out, start = z.shape[:-1], {}, 0
+        for name, shape, size, scale in zip(
+            names, self.shapes, self.sizes, self.scales, strict=True
+        ):
+            out[name] = scale * z[..., start : start + size].reshape(*batch, *shape)
+            start += size
+        return out
 
     def potential(self, x: Any, y: Any, mask: Any):
         """``U(z)`` for one dataset (a ``potential_fn_gen`` for NumPyro's HMC/NUTS)."""

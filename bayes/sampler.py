@@ -180,7 +180,8 @@ class PosteriorRun(NamedTuple):
     """What a posterior run keeps (numpy arrays; ``C`` chains, ``S`` kept draws each).
 
     ``pred_sum``/``pred_sq_sum``: (C, n_test) sums over draws of the predictor and its square;
-    ``draws``: per-draw observables and NUTS statistics, each (C, S, ...);
+    ``draws``: per-draw observables and NUTS statistics, each (C, S, ...), and what
+    ``sample_posterior(keep=...)`` asked for (weights, pointwise log-likelihood);
     ``teacher_sums``: the teacher's ``sum_A x f*`` and ``sum_B x f*`` (2, d); ``half_sizes``:
     ``(N_A, N_B)``; ``timing``: seconds for the compile-and-run call and the chain method used.
     """
@@ -221,9 +222,15 @@ def _block_size(num_kept: int) -> int:
     return _equal_part(num_kept, MAX_BLOCK)
 
 
+#: what ``sample_posterior(keep=...)`` can add to the per-draw observables
+KEEP = ("weights", "log_likelihood")
+
+
 @lru_cache(maxsize=64)
-def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) -> ChainFunction:
-    """The compiled block function for one shape class."""
+def _chain_function(
+    spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str, keep: tuple[str, ...] = ()
+) -> ChainFunction:
+    """The compiled block function for one shape class (and one choice of ``keep``)."""
     net = StudentNetwork(spec, d)
     sqrt_noise = float(np.sqrt(spec.noise))
     regression = spec.channel == "gaussian"
@@ -293,6 +300,11 @@ def _chain_function(spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str) 
                 "potential_energy": state.potential_energy,
                 "energy": state.energy,
             }
+            if "weights" in keep:
+                obs["z"] = state.z
+            if "log_likelihood" in keep:
+                f_train = net.output(state.z, train[0])
+                obs["log_likelihood"] = net.pointwise_log_likelihood(f_train, train[1])
             counted = (j < count).astype(pred.dtype)
             return (state, acc + counted * pred, acc2 + counted * pred**2), obs
 
@@ -360,14 +372,23 @@ def sample_posterior(
     *,
     seed: int = 0,
     n_pad: int | None = None,
+    keep: tuple[str, ...] = (),
 ) -> PosteriorRun:
     """Sample the student posterior given ``train`` and record observables on ``test``.
 
     ``teacher`` provides the spec (architecture, priors, channel) and, for ``init="teacher"``,
     the informed start. ``n_pad >= train.n`` pads the training set with masked rows so that runs
     with different ``n`` share one compiled sampler. Same inputs and seed give the same numbers.
+    By default only the observables are kept (memory does not grow with the model); ``keep``
+    adds, per kept draw, ``"weights"`` (``W1, ..., WL, a`` in ``draws``, each (C, S, *shape):
+    ``C x S x num_weights`` numbers) and ``"log_likelihood"`` (``log P_out(y_mu | f(x_mu))`` at
+    every training point, (C, S, n): for ``az.loo`` and ``az.waic`` via ``to_inference_data``);
+    neither changes the chains.
     """
     cfg = config or SamplerConfig()
+    for item in keep:
+        if item not in KEEP:
+            raise ValueError(f"keep = {item!r}: must be one of {', '.join(KEEP)}")
     spec, d = teacher.spec, teacher.d
     check_samplable(spec)
     if train.d != d or test.d != d:
@@ -378,11 +399,17 @@ def sample_posterior(
     if cfg.num_probes > test.n:
         raise ValueError(f"sampler.num_probes = {cfg.num_probes}: more than n_test = {test.n}")
     with jax.enable_x64(cfg.dtype == "float64"):  # scoped: float32 and float64 runs can mix
-        return _sample(teacher, train, test, cfg, seed, n_pad)
+        return _sample(teacher, train, test, cfg, seed, n_pad, tuple(sorted(set(keep))))
 
 
 def _sample(
-    teacher: Teacher, train: Data, test: Data, cfg: SamplerConfig, seed: int, n_pad: int
+    teacher: Teacher,
+    train: Data,
+    test: Data,
+    cfg: SamplerConfig,
+    seed: int,
+    n_pad: int,
+    keep: tuple[str, ...],
 ) -> PosteriorRun:
     spec, d = teacher.spec, teacher.d
     method = _resolve_method(cfg)
@@ -395,7 +422,7 @@ def _sample(
         _pad_rows(np.ones(train.n), n_pad).astype(cfg.dtype),
     )
     test_set = split_test(test, cfg.test_chunk, cfg.dtype)
-    fn = _chain_function(spec, d, cfg, method)
+    fn = _chain_function(spec, d, cfg, method, keep)
 
     def all_chains(states, fresh: bool, count: int):
         args = (fresh, count, train_args, test_set)
@@ -420,6 +447,10 @@ def _sample(
         acc, acc2 = acc + a, acc2 + a2
         blocks.append({k: v[:, :count] for k, v in obs.items()})
     draws = {k: np.concatenate([b[k] for b in blocks], axis=1) for k in blocks[0]}
+    if "z" in draws:
+        draws |= net.weight_draws(draws.pop("z"))
+    if "log_likelihood" in draws:
+        draws["log_likelihood"] = draws["log_likelihood"][..., : train.n]
     elapsed = time.perf_counter() - start
 
     even = np.arange(test.n) % 2 == 0

@@ -1,6 +1,8 @@
 """bayes: the sampler against an exactly solvable (Gaussian) posterior, Nishimori identities,
 the Delta = 0 refusal, reproducibility and compile-once reuse."""
 
+import warnings
+
 import arviz as az
 import jax
 import numpy as np
@@ -42,7 +44,7 @@ def test_linear_network_matches_exact_gaussian_posterior(kernel):
     cfg = bayes.SamplerConfig(
         num_warmup=300, num_samples=1000, num_chains=2, dtype="float64", **KERNELS[kernel]
     )
-    run = bayes.sample_posterior(teacher, train, test, cfg, seed=3)
+    run = bayes.sample_posterior(teacher, train, test, cfg, seed=3, keep=("weights",))
     M = 2000
     mean_hat = run.pred_sum.sum(0) / M
     var_hat = run.pred_sq_sum.sum(0) / M - mean_hat**2
@@ -78,6 +80,14 @@ def test_linear_network_matches_exact_gaussian_posterior(kernel):
     # Gaussian posterior: E-BFMI = Var(K_new - K_old) / Var(H) = 1. Measured per chain over seeds
     # 3-8: 1.04 +- 0.06 (NUTS), 1.03 +- 0.05 (HMC); the bound is 3.5 SD below either mean
     assert m.diagnostics["bfmi_min"] > 0.8, m.diagnostics["bfmi_min"]
+    # the kept weights: they reproduce the recorded outputs, and their mean is the exact
+    # posterior mean within the Monte-Carlo error sqrt(Sigma_ii / ESS_i) of each coordinate
+    a = run.draws["a"]
+    assert np.allclose(a @ test.x[: cfg.num_probes].T / np.sqrt(d), run.draws["probe"])
+    mu = cov @ train.x.T @ train.y / (np.sqrt(d) * 0.2)
+    ess_a = np.array([az.ess(a[..., i]) for i in range(d)])
+    z_a = (a.mean((0, 1)) - mu) / np.sqrt(np.diag(cov) / ess_a)
+    assert np.mean(z_a**2) < 3.0, z_a
 
 
 def test_refuses_noiseless_channel():
@@ -116,6 +126,40 @@ def test_reproducible_and_compiled_once():
     assert {"posterior", "sample_stats"} <= set(idata.groups())
     assert idata.posterior["eps_gibbs"].shape == (2, 50)
     assert np.allclose(az.bfmi(idata), az.bfmi(c.draws["energy"]))  # ArviZ finds the energy
+
+
+def test_weights_and_log_likelihood_only_when_asked():
+    """By default a run keeps observables only; ``keep`` adds the weights and the pointwise
+    log-likelihood without changing the chains, and the two are consistent with the sampler's
+    potential energy U = |z|^2 / 2 - sum_mu log P_out (float32 rounding: 1e-4 relative)."""
+    spec = TeacherSpec(activations=("tanh", "tanh"), channel="sign", noise=0.1)
+    teacher = ts.sample_teacher(spec, 8, 0)
+    train, test = teacher.sample(20, 1), teacher.sample(64, 2)
+    cfg = bayes.SamplerConfig(num_warmup=50, num_samples=40, num_chains=2)
+    plain = bayes.sample_posterior(teacher, train, test, cfg, seed=1)
+    kept = bayes.sample_posterior(
+        teacher, train, test, cfg, seed=1, keep=("log_likelihood", "weights")
+    )
+    assert {"W1", "W2", "a", "log_likelihood"}.isdisjoint(plain.draws)
+    for key in plain.draws:
+        assert np.array_equal(plain.draws[key], kept.draws[key]), key
+    assert kept.draws["W2"].shape == (2, 40, 8, 8)
+    assert kept.draws["log_likelihood"].shape == (2, 40, 20)
+    net = bayes.StudentNetwork(spec, 8)
+    names = ("W1", "W2", "a")
+    z = np.concatenate(
+        [kept.draws[k].reshape(2, 40, -1) / s for k, s in zip(names, net.scales, strict=True)], -1
+    )
+    potential = 0.5 * np.sum(z**2, -1) - kept.draws["log_likelihood"].sum(-1)
+    assert np.allclose(potential, kept.draws["potential_energy"], rtol=1e-4)
+    idata = bayes.to_inference_data(kept)
+    assert idata.log_likelihood["y"].shape == (2, 40, 20)
+    assert idata.posterior["W1"].shape == (2, 40, 8, 8)
+    with warnings.catch_warnings():  # 80 draws: ArviZ's Pareto-k check may warn
+        warnings.simplefilter("ignore")
+        assert np.isfinite(az.loo(idata).elpd_loo)
+    with pytest.raises(ValueError, match="keep = 'grads': must be one of weights"):
+        bayes.sample_posterior(teacher, train, test, cfg, keep=("grads",))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
