@@ -121,7 +121,7 @@ def test_reproducible_and_compiled_once():
         other, other.sample(24, 1), other.sample(64, 2), cfg, seed=6, n_pad=24
     )
     assert not np.array_equal(a.draws["gibbs"], c.draws["gibbs"])
-    assert _chain_function(spec, 8, cfg, "sequential").run._cache_size() == 1
+    assert _chain_function(spec, 8, cfg, "sequential", ()).run._cache_size() == 1
     idata = bayes.to_inference_data(c)
     assert {"posterior", "sample_stats"} <= set(idata.groups())
     assert idata.posterior["eps_gibbs"].shape == (2, 50)
