@@ -4,7 +4,8 @@ The kernel is NumPyro's (``numpyro.infer.hmc.hmc``: NUTS or HMC with step-size a
 mass-matrix adaptation); the driver here runs warmup and sampling in blocks of at most
 ``MAX_BLOCK`` kept draws, each block one call of a single compiled function (``jax.jit``, or
 ``pmap``/``vmap`` over chains; memory does not grow with the number of draws), and, at each kept
-draw, records only the observables the theory predicts, never the weights:
+draw, records only the observables the theory predicts, never the weights (unless
+``sample_posterior(keep=...)`` asks for them):
 
 * the running sums over draws of the predictor at every test point (``f`` for regression,
   ``E[y | x, W] = 2 Phi(f / sqrt(Delta)) - 1`` for the sign channel) and of its square;
@@ -228,7 +229,7 @@ KEEP = ("weights", "log_likelihood")
 
 @lru_cache(maxsize=64)
 def _chain_function(
-    spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str, keep: tuple[str, ...] = ()
+    spec: TeacherSpec, d: int, cfg: SamplerConfig, method: str, keep: tuple[str, ...]
 ) -> ChainFunction:
     """The compiled block function for one shape class (and one choice of ``keep``)."""
     net = StudentNetwork(spec, d)
