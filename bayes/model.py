@@ -62,10 +62,11 @@ class StudentNetwork:
         self.activations = layer_activations(spec)
 
     def weights(self, z: Any) -> list[Any]:
-        """``(W_1, ..., W_L, a)`` from the flat coordinates ``z``."""
-        out, start = [], 0
+        """``(W_1, ..., W_L, a)`` from the flat coordinates ``z`` shaped (..., num_params), each
+        shaped (..., *layer shape)."""
+        out, start, batch = [], 0, z.shape[:-1]
         for shape, size, scale in zip(self.shapes, self.sizes, self.scales, strict=True):
-            out.append(scale * z[start : start + size].reshape(shape))
+            out.append(scale * z[..., start : start + size].reshape(*batch, *shape))
             start += size
         return out
 
@@ -88,16 +89,9 @@ class StudentNetwork:
         return jnp.sum(mask * self.pointwise_log_likelihood(f, y))
 
     def weight_draws(self, z: np.ndarray) -> dict[str, np.ndarray]:
-        """Named weights ``W1, ..., WL, a`` of coordinate draws ``z`` shaped (..., num_params),
-        each shaped (..., *layer shape) (the batched form of :meth:`weights`)."""
+        """:meth:`weights` of coordinate draws ``z``, named ``W1, ..., WL, a``."""
         names = [f"W{layer}" for layer in range(1, len(self.shapes))] + ["a"]
-        batch, out, start = z.shape[:-1], {}, 0
-        for name, shape, size, scale in zip(
-            names, self.shapes, self.sizes, self.scales, strict=True
-        ):
-            out[name] = scale * z[..., start : start + size].reshape(*batch, *shape)
-            start += size
-        return out
+        return dict(zip(names, self.weights(z), strict=True))
 
     def potential(self, x: Any, y: Any, mask: Any):
         """``U(z)`` for one dataset (a ``potential_fn_gen`` for NumPyro's HMC/NUTS)."""

@@ -85,6 +85,12 @@ def test_informed_and_uninformed_starts_agree(informed):
     assert z.count() == 6 and bool((abs(z) < 3).all()), z.values
 
 
+def paired_z(diff):
+    """z-scores (difference / its SE) of every compared quantity of a ``compare_runs`` result,
+    stacked (quantity, setting, d, alpha)."""
+    return np.stack([(diff[name] / diff[f"{name}_se"]).values for name in COMPARED])
+
+
 @pytest.mark.parametrize("nuts", ["results.nc", "sign_channel/results.nc"])
 @pytest.mark.parametrize("other", ["hmc", "target_accept"])
 def test_other_samplers_agree_with_nuts(other, nuts):
@@ -93,7 +99,7 @@ def test_other_samplers_agree_with_nuts(other, nuts):
     16 seeds): largest |z| measured 2.4 (hmc) and 2.8 (target_accept) of 72 (Gaussian), 0.9 and
     1.1 of 18 (sign channel)."""
     diff = compare_runs(open_results(DATA / other / "results.nc"), open_results(DATA / nuts))
-    z = np.stack([(diff[name] / diff[f"{name}_se"]).values for name in COMPARED])
+    z = paired_z(diff)
     z = z[np.isfinite(z)]
     assert z.size in (18, 72) and np.all(np.abs(z) < 3), z
     # no shift shared by the points either: rms z measured 1.1 / 1.0 (72) and 0.4 / 0.4 (18); for
@@ -126,7 +132,7 @@ def test_hmc_beyond_the_proportional_regime():
     hmc = open_results(DATA.parent / "beyond_proportional" / "hmc" / "results.nc")
     nuts = open_results(DATA.parent / "beyond_proportional" / "results.nc")
     diff = compare_runs(hmc, nuts)
-    z = np.stack([(diff[name] / diff[f"{name}_se"]).values for name in COMPARED])
+    z = paired_z(diff)
     assert z.size == 42 and np.all(np.abs(z) < 3.5), z
     assert float(diff["ess_output_per_grad_ratio"].min()) > 1.5
     large = {"alpha": [16.0, 32.0, 64.0]}
