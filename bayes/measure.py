@@ -15,6 +15,12 @@
   ``overlap_self``: a draw with itself (estimates the student's ``rho``); ``rho_teacher_test``.
 * Nishimori gaps: ``eps_gibbs - 2 eps_bayes`` (regression) and ``overlap_st - overlap_ss``,
   each with a standard error; both vanish in expectation over teachers in equilibrium.
+* Start gaps (``init = "mixed"``): ``eps_gibbs`` and ``overlap_st`` of the chains started at the
+  teacher minus those of the chains started from the prior, each with its standard error (the
+  two groups' Monte-Carlo errors in quadrature). The informed chains are in equilibrium from
+  their first step (THEORY.md 5), so a gap beyond the errors says that the uninformed chains
+  have not thermalised; ``start_gap_z_max`` in the diagnostics is the larger ``|gap| / se``
+  (NaN when all chains start alike).
 * Diagnostics with ArviZ: R-hat and bulk ESS of each per-draw observable, divergences, tree
   depth, leapfrog steps per draw, acceptance, step size and the energy Bayesian fraction of
   missing information, ``E-BFMI = sum_t (E_t - E_{t-1})^2 / sum_t (E_t - mean E)^2`` of the
@@ -100,6 +106,8 @@ class Measurements(NamedTuple):
     rho_teacher_test: float
     nishimori_eps_gap: Estimate
     nishimori_overlap_gap: Estimate
+    start_gap_gibbs: Estimate
+    start_gap_overlap: Estimate
     num_draws: int
     ess_output: float
     diagnostics: dict[str, float]
@@ -138,6 +146,15 @@ def _diagnostics(run: PosteriorRun, series: dict[str, np.ndarray]) -> dict[str, 
     }
 
 
+def _start_gap(run: PosteriorRun, series: np.ndarray) -> Estimate:
+    """Mean of a per-draw series over the informed chains minus that over the uninformed ones."""
+    informed = run.config.informed_chains()
+    if informed.all() or not informed.any():
+        return Estimate(float("nan"), float("nan"))
+    a, b = _series_estimate(series[informed]), _series_estimate(series[~informed])
+    return Estimate(a.value - b.value, float(np.hypot(a.se, b.se)))
+
+
 def measure(run: PosteriorRun, test: Data, channel: str) -> Measurements:
     """All measurements of one run on its test set (``channel`` of the spec)."""
     az = _arviz()
@@ -170,6 +187,9 @@ def measure(run: PosteriorRun, test: Data, channel: str) -> Measurements:
     )
     gap_eps = Estimate(gap_point.value, float(np.hypot(gap_point.se, gibbs.se)))
     gap_q = Estimate(st.value - ss.value, float(np.hypot(st.se, ss.se)))
+    start_gaps = [_start_gap(run, x) for x in (run.draws["gibbs"], series["overlap_st"])]
+    with np.errstate(divide="ignore", invalid="ignore"):  # stuck chains: se = 0, z = inf
+        start_z = [np.abs(gap.value) / np.float64(gap.se) for gap in start_gaps]
     n_a, n_b = run.half_sizes
     rho_t = float(run.teacher_sums[0] @ run.teacher_sums[1] / (n_a * n_b))
     return Measurements(
@@ -183,9 +203,10 @@ def measure(run: PosteriorRun, test: Data, channel: str) -> Measurements:
         rho_t,
         gap_eps,
         gap_q,
+        *start_gaps,
         M,
         ess_output,
-        _diagnostics(run, series),
+        _diagnostics(run, series) | {"start_gap_z_max": float(np.fmax(*start_z))},
     )
 
 

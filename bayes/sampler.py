@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache, partial
 from typing import Any, ClassVar, Literal, NamedTuple
 
@@ -41,8 +41,8 @@ from teacher_student import Data, Teacher, TeacherSpec
 
 from .model import StudentNetwork, check_samplable
 
-Init = Literal["teacher", "prior", "zero"]
-INITS = ("teacher", "prior", "zero")
+Init = Literal["teacher", "prior", "zero", "mixed"]
+INITS = ("teacher", "prior", "zero", "mixed")
 CHAIN_METHODS = ("parallel", "sequential", "vectorized")
 ZERO_INIT_SCALE = 1e-2
 
@@ -52,7 +52,11 @@ class SamplerConfig:
     """Settings of a posterior run; every field is validated with a message naming it.
 
     ``init``: ``teacher`` (informed start: the chain starts in equilibrium, THEORY.md 5),
-    ``prior`` (a fresh prior draw per chain) or ``zero`` (``1e-2`` times a normal draw per chain).
+    ``prior`` (a fresh prior draw per chain), ``zero`` (``1e-2`` times a normal draw per chain) or
+    ``mixed``: the even chains (0, 2, ...) at the teacher, the odd ones from a fresh prior draw
+    (``num_chains >= 2``), so that the run itself tells whether it looks thermalised: in
+    equilibrium the informed and uninformed chains agree within their Monte-Carlo errors
+    (``measure``'s start gaps, THEORY.md 5).
     ``kernel``: ``nuts``, or ``hmc`` with ``num_steps`` leapfrog steps or, when
     ``trajectory_length`` is set, that integration time per draw, drawn uniformly from
     ``trajectory_length x [1 - HMC_JITTER, 1 + HMC_JITTER]`` (no resonance with any direction's
@@ -124,6 +128,11 @@ class SamplerConfig:
                 raise ValueError(
                     f"sampler.{name} = {getattr(self, name)!r}: must be one of {', '.join(allowed)}"
                 )
+        if self.init == "mixed" and self.num_chains < 2:
+            raise ValueError(
+                f'sampler.num_chains = {self.num_chains}: init = "mixed" needs at least 2 chains '
+                "(an informed and an uninformed one)"
+            )
         if self.target_accept is None:  # resolved here, so configs and stored runs show the value
             object.__setattr__(self, "target_accept", self.DEFAULT_TARGET_ACCEPT[self.kernel])
         if not (isinstance(self.target_accept, float) and 0 < self.target_accept < 1):
@@ -131,6 +140,13 @@ class SamplerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def informed_chains(self) -> np.ndarray:
+        """Which chains start at the teacher (boolean, one per chain)."""
+        chain = np.arange(self.num_chains)
+        if self.init == "mixed":
+            return chain % 2 == 0
+        return np.full(self.num_chains, self.init == "teacher")
 
 
 class TestSet(NamedTuple):
@@ -349,11 +365,15 @@ def _keys(seed: int, num_chains: int) -> tuple[jax.Array, jax.Array]:
 def _initial_coordinates(
     net: StudentNetwork, teacher: Teacher, cfg: SamplerConfig, key: jax.Array
 ) -> np.ndarray:
-    if cfg.init == "teacher":
+    """One start per chain (rows): the teacher's coordinates for the informed chains, a normal
+    draw (``prior``, ``mixed``) or a small one (``zero``) for the others."""
+    informed = cfg.informed_chains()
+    if informed.all():  # no random start to draw (a cold run compiles no sampler for it)
         z0 = np.tile(net.coordinates(list(teacher.weights)), (cfg.num_chains, 1))
     else:
-        noise = np.asarray(jax.random.normal(key, (cfg.num_chains, net.num_params)))
-        z0 = noise if cfg.init == "prior" else ZERO_INIT_SCALE * noise
+        z0 = np.array(jax.random.normal(key, (cfg.num_chains, net.num_params)))
+        z0 *= ZERO_INIT_SCALE if cfg.init == "zero" else 1.0
+        z0[informed] = net.coordinates(list(teacher.weights))
     return z0.astype(cfg.dtype)
 
 
@@ -423,7 +443,7 @@ def _sample(
         _pad_rows(np.ones(train.n), n_pad).astype(cfg.dtype),
     )
     test_set = split_test(test, cfg.test_chunk, cfg.dtype)
-    fn = _chain_function(spec, d, cfg, method, keep)
+    fn = _chain_function(spec, d, replace(cfg, init=INITS[0]), method, keep)  # starts: data
 
     def all_chains(states, fresh: bool, count: int):
         args = (fresh, count, train_args, test_set)

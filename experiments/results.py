@@ -47,6 +47,11 @@ LONG_NAMES = {
     "nishimori_eps_gap_se": "standard error of nishimori_eps_gap",
     "nishimori_overlap_gap": "overlap_st - overlap_ss (0 in expectation over teachers)",
     "nishimori_overlap_gap_se": "standard error of nishimori_overlap_gap",
+    "start_gap_gibbs": "eps_gibbs of the teacher-started chains minus the prior-started ones",
+    "start_gap_gibbs_se": "standard error of start_gap_gibbs",
+    "start_gap_overlap": "overlap_st of the teacher-started chains minus the prior-started ones",
+    "start_gap_overlap_se": "standard error of start_gap_overlap",
+    "start_gap_z_max": "largest |start gap| / SE (init = mixed; above 4: not thermalised)",
     "n": "number of training samples",
     "num_draws": "kept draws, all chains",
     "rhat_max": "largest R-hat over the per-draw observables",
@@ -287,6 +292,7 @@ CHECKS = (
     ("ess_min", "min", 100.0, "smallest ESS < 100: too few effective draws"),
     ("divergences", "max", 0.0, "divergent transitions"),
     ("bfmi_min", "min", 0.3, "E-BFMI < 0.3: the energy is explored poorly"),
+    ("start_gap_z_max", "max", 4.0, "teacher- and prior-started chains disagree by > 4 SE"),
 )
 
 

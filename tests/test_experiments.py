@@ -336,6 +336,7 @@ def test_diagnostics_name_the_failing_points():
             "ess_min": field(300.0),
             "divergences": field(0.0),
             "bfmi_min": field(np.nan),
+            "start_gap_z_max": field(np.nan),
         }
     )
     assert format_diagnostics(ds) == (
@@ -344,12 +345,15 @@ def test_diagnostics_name_the_failing_points():
     ds["rhat_max"][0, 1, 0, 2] = 1.2
     ds["rhat_max"][0, 0, 1, 1] = 1.06
     ds["bfmi_min"][0, 0, 0, 0] = 0.2
+    ds["start_gap_z_max"][0, 0, 1, 0] = np.inf  # a chain that never moved
     lines = format_diagnostics(ds).splitlines()
     assert lines == [
         "2 of 12 points: R-hat > 1.05: the chains disagree "
         "(worst 1.2 at setting 0, d 30, alpha 0.5, seed 2)",
         "1 of 12 points: E-BFMI < 0.3: the energy is explored poorly "
         "(worst 0.2 at setting 0, d 20, alpha 0.5, seed 0)",
+        "1 of 12 points: teacher- and prior-started chains disagree by > 4 SE "
+        "(worst inf at setting 0, d 20, alpha 1, seed 0)",
     ]
 
 
