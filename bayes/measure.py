@@ -148,7 +148,7 @@ def _diagnostics(run: PosteriorRun, series: dict[str, np.ndarray]) -> dict[str, 
 
 def _start_gap(run: PosteriorRun, series: np.ndarray) -> Estimate:
     """Mean of a per-draw series over the informed chains minus that over the uninformed ones."""
-    informed = run.config.informed_chains()
+    informed = run.config.chain_starts() == "teacher"
     if informed.all() or not informed.any():
         return Estimate(float("nan"), float("nan"))
     a, b = _series_estimate(series[informed]), _series_estimate(series[~informed])
@@ -214,7 +214,9 @@ def to_inference_data(run: PosteriorRun) -> arviz.InferenceData:
     """The per-draw observables and NUTS statistics as ArviZ ``InferenceData``; with the weights
     kept (``sample_posterior(keep=("weights",))``) they join the posterior group, and with the
     pointwise log-likelihood kept it is the ``log_likelihood`` group (variable ``y``, dim
-    ``train``), which ``az.loo`` and ``az.waic`` read."""
+    ``train``), which ``az.loo`` and ``az.waic`` read. The posterior's ``start`` coordinate
+    says where each chain started (``teacher``, ``prior`` or ``zero``), e.g. to compare the
+    informed and uninformed chains of an ``init = "mixed"`` run."""
     az = _arviz()
     series = overlap_series(run)
     posterior: dict[str, Any] = {
@@ -236,4 +238,6 @@ def to_inference_data(run: PosteriorRun) -> arviz.InferenceData:
         "tree_depth": np.log2(run.draws["num_steps"] + 1),
     }
     dims = {"probe_output": ["probe"], "y": ["train"]}
-    return az.from_dict(posterior=posterior, sample_stats=stats, dims=dims, **extra)
+    idata = az.from_dict(posterior=posterior, sample_stats=stats, dims=dims, **extra)
+    idata.posterior = idata.posterior.assign_coords(start=("chain", run.config.chain_starts()))
+    return idata

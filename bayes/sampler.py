@@ -141,12 +141,11 @@ class SamplerConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def informed_chains(self) -> np.ndarray:
-        """Which chains start at the teacher (boolean, one per chain)."""
-        chain = np.arange(self.num_chains)
+    def chain_starts(self) -> np.ndarray:
+        """Where each chain starts: ``teacher``, ``prior`` or ``zero`` (one string per chain)."""
         if self.init == "mixed":
-            return chain % 2 == 0
-        return np.full(self.num_chains, self.init == "teacher")
+            return np.where(np.arange(self.num_chains) % 2 == 0, "teacher", "prior")
+        return np.full(self.num_chains, self.init)
 
 
 class TestSet(NamedTuple):
@@ -367,7 +366,7 @@ def _initial_coordinates(
 ) -> np.ndarray:
     """One start per chain (rows): the teacher's coordinates for the informed chains, a normal
     draw (``prior``, ``mixed``) or a small one (``zero``) for the others."""
-    informed = cfg.informed_chains()
+    informed = cfg.chain_starts() == "teacher"
     if informed.all():  # no random start to draw (a cold run compiles no sampler for it)
         z0 = np.tile(net.coordinates(list(teacher.weights)), (cfg.num_chains, 1))
     else:

@@ -224,6 +224,11 @@ def test_start_gap_is_calibrated_in_equilibrium():
         m = bayes.measure(run, test, "gaussian")
         z += [gap.value / gap.se for gap in (m.start_gap_gibbs, m.start_gap_overlap)]
         assert m.diagnostics["start_gap_z_max"] == max(np.abs(z[-2:]))
+    gibbs = bayes.to_inference_data(run).posterior["eps_gibbs"]  # chains labelled by start
+    by_start = gibbs.groupby("start").mean(...)
+    assert np.isclose(
+        m.start_gap_gibbs.value, by_start.sel(start="teacher") - by_start.sel(start="prior")
+    )
     rms = np.sqrt(np.mean(np.square(z)))
     assert 1 - 3 * 0.18 < rms < 1 + 3 * 0.18, z
     assert np.max(np.abs(z)) < 3.5, z
