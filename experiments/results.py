@@ -210,6 +210,14 @@ def extrapolate(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray) -> Extrapol
 
 
 NISHIMORI_GAPS = ("nishimori_eps_gap", "nishimori_overlap_gap")
+#: teacher-started minus prior-started chains (``init = "mixed"``; NaN otherwise)
+START_GAPS = ("start_gap_gibbs", "start_gap_overlap")
+GAP_COLUMNS = {
+    "nishimori_eps_gap": "eps_gibbs - 2 eps_bayes",
+    "nishimori_overlap_gap": "q_st - q_ss",
+    "start_gap_gibbs": "eps_gibbs teacher - prior start",
+    "start_gap_overlap": "q_st teacher - prior start",
+}
 
 
 def summarize(ds: xr.Dataset) -> xr.Dataset:
@@ -217,7 +225,8 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     difference ``eps_bayes - eps_theory_teacher``, and per (setting, alpha) their extrapolation
     to ``d -> infinity`` (``*_inf``, ``*_inf_se``) next to the ensemble theory. The Nishimori gaps
     (zero in expectation at any size, THEORY.md 5) are also pooled over d and seeds
-    (``*_pooled``, ``*_pooled_se``)."""
+    (``*_pooled``, ``*_pooled_se``), and so are the start gaps of mixed-start runs (zero in
+    equilibrium)."""
     import xarray as xr
 
     out = {}
@@ -234,7 +243,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
             vectorize=True,
         )
         out[f"{name}_inf"], out[f"{name}_inf_se"] = fit.isel(fit=0), fit.isel(fit=1)
-    for name in NISHIMORI_GAPS:
+    for name in NISHIMORI_GAPS + tuple(g for g in START_GAPS if g in ds):
         out[name], out[f"{name}_se"] = mean_se(ds[name])
         pooled = ds[name].stack(sample=("d", "seed"))
         out[f"{name}_pooled"], out[f"{name}_pooled_se"] = mean_se(pooled, "sample")
@@ -262,8 +271,8 @@ def _pm(value: object, se: object) -> str:
 def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
     """Per setting, one table: alpha, theory, measured eps_bayes per d (mean ± SE over seeds), its
     extrapolation d -> infinity, the paired difference to the per-teacher theory extrapolated, and
-    the Nishimori gaps pooled over d and seeds, and the number of seeds per d. Plain text, or
-    Markdown with ``markdown=True``."""
+    the Nishimori gaps pooled over d and seeds (and, for mixed starts, the start gaps), and the
+    number of seeds per d. Plain text, or Markdown with ``markdown=True``."""
     lines = []
     for s in summary["setting"].values:
         sub = summary.sel(setting=s)
@@ -271,13 +280,16 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
         lines.append(f"### setting {s}: {label}" if markdown else f"setting {s}: {label}")
         ds_ = [int(d) for d in sub["d"].values]
         head = ["alpha", "theory", *(f"d={d}" for d in ds_), "d->inf", "paired d->inf"]
-        head += ["eps_gibbs - 2 eps_bayes", "q_st - q_ss", "seeds"]
+        gaps = NISHIMORI_GAPS + tuple(
+            g for g in START_GAPS if f"{g}_pooled" in sub and int(sub[f"{g}_pooled"].count())
+        )
+        head += [*(GAP_COLUMNS[g] for g in gaps), "seeds"]
         rows = []
         for a in sub["alpha"].values:
             r = sub.sel(alpha=a)
             cells = [f"{a:g}", f"{float(r['eps_theory']):.4f}"]
             cells += [_pm(r["eps_bayes"].sel(d=d), r["eps_bayes_se"].sel(d=d)) for d in ds_]
-            names = ("eps_bayes_inf", "paired_diff_inf", *(f"{g}_pooled" for g in NISHIMORI_GAPS))
+            names = ("eps_bayes_inf", "paired_diff_inf", *(f"{g}_pooled" for g in gaps))
             cells += [_pm(r[name], r[f"{name}_se"]) for name in names]
             cells.append("/".join(str(int(n)) for n in r["n_seeds"].values))
             rows.append(cells)

@@ -22,7 +22,7 @@ from experiments.config import (
     parse_config,
     point_identity,
 )
-from experiments.results import extrapolate, open_results, summarize
+from experiments.results import extrapolate, format_summary, open_results, summarize
 
 pytestmark = pytest.mark.xdist_group("experiments")
 
@@ -309,6 +309,24 @@ def test_summary_means_and_standard_errors(reference_run):
     assert float(summary["nishimori_eps_gap_pooled"].isel(setting=0, alpha=1)) == pytest.approx(
         pooled.mean()
     )
+
+
+def test_summary_shows_start_gaps_of_mixed_starts(reference_run):
+    """The reference run starts every chain at the teacher: no start-gap columns. With start gaps
+    (as ``init = "mixed"`` records them) they are pooled over d and seeds like the Nishimori
+    gaps and get their own columns."""
+    ds = open_results(reference_run[0] / "out" / "results.nc")
+    assert "teacher - prior start" not in format_summary(summarize(ds))
+    rng = np.random.default_rng(0)
+    for name in ("start_gap_gibbs", "start_gap_overlap"):
+        ds[name] = ds["eps_bayes"].copy(data=rng.normal(size=ds["eps_bayes"].shape))
+    summary = summarize(ds)
+    pooled = ds["start_gap_gibbs"].isel(setting=0, alpha=1).values.ravel()
+    assert float(summary["start_gap_gibbs_pooled"].isel(setting=0, alpha=1)) == pytest.approx(
+        pooled.mean()
+    )
+    head = format_summary(summary).splitlines()[1]
+    assert "eps_gibbs teacher - prior start" in head and "q_st teacher - prior start" in head
 
 
 def test_markdown_summary_has_one_row_per_alpha(reference_run):
