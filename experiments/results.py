@@ -254,6 +254,13 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(out).assign_coords(setting_label=ds["setting_label"])
 
 
+def equilibrium_gaps(summary: xr.Dataset) -> tuple[str, ...]:
+    """The gaps that vanish in equilibrium that a summary has values of: the Nishimori gaps, and
+    the start gaps when the sweep had mixed starts."""
+    started = tuple(g for g in START_GAPS if g in summary and int(summary[g].count()))
+    return NISHIMORI_GAPS + started
+
+
 def _table(head: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -280,9 +287,7 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
         lines.append(f"### setting {s}: {label}" if markdown else f"setting {s}: {label}")
         ds_ = [int(d) for d in sub["d"].values]
         head = ["alpha", "theory", *(f"d={d}" for d in ds_), "d->inf", "paired d->inf"]
-        gaps = NISHIMORI_GAPS + tuple(
-            g for g in START_GAPS if f"{g}_pooled" in sub and int(sub[f"{g}_pooled"].count())
-        )
+        gaps = equilibrium_gaps(sub)
         head += [*(GAP_COLUMNS[g] for g in gaps), "seeds"]
         rows = []
         for a in sub["alpha"].values:

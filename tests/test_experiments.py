@@ -22,7 +22,14 @@ from experiments.config import (
     parse_config,
     point_identity,
 )
-from experiments.results import extrapolate, format_summary, open_results, summarize
+from experiments.plotting import plot_nishimori
+from experiments.results import (
+    equilibrium_gaps,
+    extrapolate,
+    format_summary,
+    open_results,
+    summarize,
+)
 
 pytestmark = pytest.mark.xdist_group("experiments")
 
@@ -311,7 +318,7 @@ def test_summary_means_and_standard_errors(reference_run):
     )
 
 
-def test_summary_shows_start_gaps_of_mixed_starts(reference_run):
+def test_summary_shows_start_gaps_of_mixed_starts(reference_run, tmp_path):
     """The reference run starts every chain at the teacher: no start-gap columns. With start gaps
     (as ``init = "mixed"`` records them) they are pooled over d and seeds like the Nishimori
     gaps and get their own columns."""
@@ -327,6 +334,8 @@ def test_summary_shows_start_gaps_of_mixed_starts(reference_run):
     )
     head = format_summary(summary).splitlines()[1]
     assert "eps_gibbs teacher - prior start" in head and "q_st teacher - prior start" in head
+    assert equilibrium_gaps(summary)[2:] == ("start_gap_gibbs", "start_gap_overlap")
+    assert plot_nishimori(ds, tmp_path / "gaps.png").stat().st_size > 0  # drawn with them
 
 
 def test_markdown_summary_has_one_row_per_alpha(reference_run):
