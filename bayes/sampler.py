@@ -367,7 +367,7 @@ def _initial_coordinates(
     """One start per chain (rows): the teacher's coordinates for the informed chains, a normal
     draw (``prior``, ``mixed``) or a small one (``zero``) for the others."""
     informed = cfg.chain_starts() == "teacher"
-    if informed.all():  # no random start to draw (a cold run compiles no sampler for it)
+    if informed.all():  # no random draw: in a cold process it would compile a program of its own
         z0 = np.tile(net.coordinates(list(teacher.weights)), (cfg.num_chains, 1))
     else:
         z0 = np.array(jax.random.normal(key, (cfg.num_chains, net.num_params)))
@@ -442,7 +442,7 @@ def _sample(
         _pad_rows(np.ones(train.n), n_pad).astype(cfg.dtype),
     )
     test_set = split_test(test, cfg.test_chunk, cfg.dtype)
-    fn = _chain_function(spec, d, replace(cfg, init=INITS[0]), method, keep)  # starts: data
+    fn = _chain_function(spec, d, replace(cfg, init=INITS[0]), method, keep)  # starts are data
 
     def all_chains(states, fresh: bool, count: int):
         args = (fresh, count, train_args, test_set)
