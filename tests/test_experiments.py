@@ -243,6 +243,11 @@ BAD = [
         "target_rel_se = 0.05\nmax_seeds = 2\n",
         "[run]: max_seeds = 2 is below the 3 seeds listed",
     ),
+    (
+        "[teacher]\nactivations = ['tanh']\n[data]\nalpha = [1.0]\n[sampler]\nnum_chains = 1\n"
+        "init = 'mixed'\n",
+        '[sampler].num_chains = 1: init = "mixed" needs at least 2 chains',
+    ),
     ("[teacher\n", "not valid TOML"),
 ]
 
