@@ -212,6 +212,7 @@ def extrapolate(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray) -> Extrapol
 NISHIMORI_GAPS = ("nishimori_eps_gap", "nishimori_overlap_gap")
 #: teacher-started minus prior-started chains (``init = "mixed"``; NaN otherwise)
 START_GAPS = ("start_gap_gibbs", "start_gap_overlap")
+#: how the summary's columns and the figure's legend name each gap
 GAP_COLUMNS = {
     "nishimori_eps_gap": "eps_gibbs - 2 eps_bayes",
     "nishimori_overlap_gap": "q_st - q_ss",
