@@ -380,10 +380,9 @@ def compare_runs(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
 def format_comparison(diff: xr.Dataset, *, markdown: bool = False) -> str:
     """Table of ``compare_runs``: per setting, d and alpha the paired differences ± SE, then the
     ratios A / B of leapfrog steps per draw and of ESS per gradient (output, Gibbs error)."""
-    ratios = {
-        "steps_ratio": "steps/draw A/B",
-        "ess_output_per_grad_ratio": "ESS/grad output A/B",
-        "ess_gibbs_per_grad_ratio": "ESS/grad gibbs A/B",
+    ratios = {"steps_ratio": "steps/draw A/B"}
+    ratios |= {
+        f"{e}_per_grad_ratio": f"ESS/grad {e.removeprefix('ess_')} A/B" for e in ESS_COMPARED
     }
     head = ["setting", "d", "alpha", *(f"Δ {name}" for name in COMPARED), *ratios.values()]
     rows = []
