@@ -24,7 +24,7 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
 from .cache import enable_compilation_cache
 from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data
 from .model import NonMixingWarning, StudentNetwork, check_samplable
-from .sampler import PosteriorRun, SamplerConfig, sample_posterior
+from .sampler import PosteriorRun, SamplerConfig, ShortWarmupWarning, sample_posterior
 
 enable_compilation_cache()
 
@@ -34,6 +34,7 @@ __all__ = [
     "NonMixingWarning",
     "PosteriorRun",
     "SamplerConfig",
+    "ShortWarmupWarning",
     "StudentNetwork",
     "check_samplable",
     "enable_compilation_cache",

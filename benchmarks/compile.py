@@ -1,6 +1,6 @@
 """Where a run's wall time goes: tracing, lowering, XLA's backend compile, and the rest (sampling,
 test predictions, transfers), for the posterior of benchmarks/sampler.py (L = 2 tanh, alpha = 2,
-Delta = 0.1, 2 chains x 200 draws, 4000 test points, informed start, 50 warmup), with NUTS and
+Delta = 0.1, 2 chains x 200 draws, 4000 test points, informed start, 150 warmup), with NUTS and
 with HMC of integration time pi/2, d in (50, 100).
 
 Each (d, kernel) runs in a fresh process with an empty persistent compilation cache (``cold``, a
@@ -26,7 +26,7 @@ EVENTS = {
     "lower": "/jax/core/compile/jaxpr_to_mlir_module_duration",
     "compile": "/jax/core/compile/backend_compile_duration",
 }
-KERNELS = {"nuts": CONTENDERS["dgep"], "hmc": CONTENDERS["dgep-hmc"]}  # informed start, 50 warmup
+KERNELS = {"nuts": CONTENDERS["dgep"], "hmc": CONTENDERS["dgep-hmc"]}  # informed start
 
 
 def child(d: int, kernel: str, seeds: list[int]) -> None:

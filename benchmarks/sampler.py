@@ -3,7 +3,7 @@
 L = 2 tanh, widths 1, alpha = 2, Delta = 0.1, 2 chains in parallel, d in (50, 100), 200 kept
 draws per chain, 4000 test points. Each contender runs in its own process on seeds 0-3 (same
 shapes, new teacher and data): ``first`` is seed 0 in a fresh process with a cold compilation
-cache, ``repeat`` the median over seeds 1-3, the next runs of the same shapes as in a sweep over
+cache, ``repeat`` the median over seeds 1-3 (the largest R-hat), the next runs of the same shapes as in a sweep over
 seeds (the machine's timings vary by 10-20 % from run to run). dgep also runs seed 0
 again in a new process that finds JAX's persistent compilation cache filled (``cached``: a
 script run a second time); the plain script has no such cache and compiles in every run.
@@ -14,7 +14,9 @@ script run a second time); the plain script has no such cache and compiles in ev
 * ``dgep-prior``: ``bayes.sample_posterior`` with the baseline's start and warmup (prior start, 200
   warmup; NUTS at dgep's acceptance target 0.65, the baseline's is NumPyro's 0.8).
 * ``dgep``: the informed (teacher) start, which is a posterior sample in the Bayes-optimal
-  setting, so 50 warmup draws only tune the step size and mass matrix.
+  setting, so the warmup only tunes the step size and mass matrix: 150 steps, the shortest with
+  NumPyro's full adaptation schedule (with 50, 3 of 16 NUTS runs ended with a step size too large
+  to move: benchmarks/warmup.py).
 * ``dgep-hmc``: as ``dgep``, with HMC of integration time pi/2 per draw (jittered +-50 %)
   instead of NUTS: a quarter period of every prior-dominated direction of the standard-normal
   coordinates, where NUTS runs to its U-turn at about half a period.
@@ -22,8 +24,9 @@ script run a second time); the plain script has no such cache and compiles in ev
 Reported: wall time (compile, warmup, sampling, test predictions; library imports excluded for
 every contender), gradient evaluations per second over that wall time (warmup counted at the
 sampling rate of leapfrog steps per draw) and the fraction of the machine's matrix-multiply rate
-measured here (6 n x weights FLOPs per gradient), and ESS per second of the Gibbs error and of
-the posterior-mean output (median over 16 test points; it sets eps_bayes).
+measured here (6 n x weights FLOPs per gradient), ESS per second of the Gibbs error and of
+the posterior-mean output (median over 16 test points; it sets eps_bayes), and the R-hat of the
+Gibbs error (a speed bought by a chain that does not mix shows there).
 Run: python benchmarks/sampler.py [d ...]
 """
 
@@ -36,13 +39,13 @@ import time
 
 import numpy as np
 
-CHAINS, SAMPLES, WARMUP = 2, 200, 200
+CHAINS, SAMPLES, WARMUP, INFORMED_WARMUP = 2, 200, 200, 150
 HMC_PI_2 = {"kernel": "hmc", "trajectory_length": float(np.pi / 2)}
 CONTENDERS = {
     "baseline": {"num_warmup": WARMUP},
     "dgep-prior": {"num_warmup": WARMUP, "init": "prior"},
-    "dgep": {"num_warmup": 50, "init": "teacher"},
-    "dgep-hmc": {"num_warmup": 50, "init": "teacher", **HMC_PI_2},
+    "dgep": {"num_warmup": INFORMED_WARMUP, "init": "teacher"},
+    "dgep-hmc": {"num_warmup": INFORMED_WARMUP, "init": "teacher", **HMC_PI_2},
 }
 
 
@@ -137,6 +140,7 @@ def child(name: str, d: int, seeds: list[int]) -> None:
             "grads": float(steps.sum()) * (CONTENDERS[name]["num_warmup"] + SAMPLES) / SAMPLES,
             "steps_per_draw": float(steps.mean()),
             "ess_gibbs": float(az.ess(np.asarray(gibbs, float))),
+            "rhat_gibbs": float(az.rhat(np.asarray(gibbs, float))),
             "ess_out": float(ess_out),
             "eps_bayes": float(eps),
             "params": teacher.spec.num_weights(d),
@@ -155,11 +159,14 @@ def rates(r: dict) -> dict:
         "gibbs": r["ess_gibbs"] / r["wall"],
         "output": r["ess_out"] / r["wall"],
         "eps_bayes": r["eps_bayes"],
+        "rhat": r["rhat_gibbs"],
     }
 
 
-def median(runs: list[dict]) -> dict:
-    return {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+def combine(runs: list[dict]) -> dict:
+    """Medians over the repeats, and their largest R-hat."""
+    combined = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+    return combined | {"rhat": max(r["rhat"] for r in runs)}
 
 
 def report(name: str, d: int, run: str, r: dict, peak: float) -> str:
@@ -167,7 +174,7 @@ def report(name: str, d: int, run: str, r: dict, peak: float) -> str:
         f"d={d:>3} {name:>10} {run:>6}: wall {r['wall']:5.1f} s, {r['grad/s']:6,.0f} grad/s "
         f"({r['flops'] / peak:5.1%} of matmul), steps/draw {r['steps/draw']:4.1f}, "
         f"ESS/s gibbs {r['gibbs']:6.1f}, ESS/s output {r['output']:6.1f}, "
-        f"eps_bayes {r['eps_bayes']:.4f}"
+        f"eps_bayes {r['eps_bayes']:.4f}, R-hat gibbs {r['rhat']:.3f}"
     )
 
 
@@ -197,7 +204,7 @@ def main(sizes: list[int]) -> None:
         for name in CONTENDERS:
             cache = tempfile.mkdtemp(prefix="dgep-bench-")
             first, *repeats = (rates(r) for r in spawn(name, d, "0,1,2,3", cache))
-            rows[name] = {"first": first, "repeat": median(repeats)}
+            rows[name] = {"first": first, "repeat": combine(repeats)}
             if name != "baseline":
                 rows[name]["cached"] = rates(spawn(name, d, "0", cache)[0])
             for run, r in rows[name].items():

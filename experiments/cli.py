@@ -1,12 +1,14 @@
 """The ``dgep`` command line: theory, run, summary, compare, plot, demo.
 
-Bad input ends with one line ``dgep: error: ...`` naming the key and value, exit code 2.
+Bad input ends with one line ``dgep: error: ...`` naming the key and value, exit code 2; a
+warning (e.g. ``bayes.ShortWarmupWarning``) is one line ``dgep: warning: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from .config import BUILTIN_CONFIGS, Config, ConfigError, load_config
@@ -186,8 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"dgep: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         args.func(args)
     except (ConfigError, ValueError, FileNotFoundError, OSError) as err:

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -165,15 +166,19 @@ class Task(NamedTuple):
 
 def run_task(task: Task) -> dict[str, Any]:
     """Run one point; an exception becomes an error record with its one-line message."""
+    from bayes import ShortWarmupWarning
+
     try:
-        values = run_point(
-            task.spec,
-            task.point,
-            task.n_test,
-            task.sampler,
-            task.teacher_inputs,
-            task.n_pad,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ShortWarmupWarning)  # run_sweep says it once
+            values = run_point(
+                task.spec,
+                task.point,
+                task.n_test,
+                task.sampler,
+                task.teacher_inputs,
+                task.n_pad,
+            )
         return {"status": "ok", "point": task.point._asdict(), "values": values}
     except Exception as err:  # recorded, and the sweep goes on
         return {
@@ -283,6 +288,7 @@ def run_sweep(
 
     from .results import write_results
 
+    config.sampler.check_warmup()  # once for the sweep, not once per point
     store = ResultStore(out)
     store.open(config, fresh=fresh)
     records = store.records()

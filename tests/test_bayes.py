@@ -105,6 +105,20 @@ def test_warns_that_sign_activations_do_not_mix():
         bayes.check_samplable(TeacherSpec(activations=acts, noise=0.1))  # warnings are errors
 
 
+def test_warns_that_a_short_warmup_may_not_settle_the_step_size():
+    """NumPyro's last warmup phase, where the step size is adapted afresh, has 10 % of a warmup
+    below 150 steps (the whole warmup below 20); 0 (no adaptation) and >= 150 are silent."""
+    for num_warmup, final in ((10, 10), (50, 5), (149, 14)):
+        with pytest.warns(
+            bayes.ShortWarmupWarning, match=rf"num_warmup = {num_warmup}: .* last {final} "
+        ):
+            bayes.SamplerConfig(num_warmup=num_warmup).check_warmup()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bayes.ShortWarmupWarning)
+        for num_warmup in (0, 150, 500):
+            bayes.SamplerConfig(num_warmup=num_warmup).check_warmup()
+
+
 def test_reproducible_and_compiled_once():
     spec = TeacherSpec(activations=("tanh", "tanh"), noise=0.1)
     cfg = bayes.SamplerConfig(
@@ -112,7 +126,8 @@ def test_reproducible_and_compiled_once():
     )
     teacher = ts.sample_teacher(spec, 8, 0)
     test = teacher.sample(64, 2)
-    a = bayes.sample_posterior(teacher, teacher.sample(16, 1), test, cfg, seed=5, n_pad=24)
+    with pytest.warns(bayes.ShortWarmupWarning):  # every run says so, not only its config
+        a = bayes.sample_posterior(teacher, teacher.sample(16, 1), test, cfg, seed=5, n_pad=24)
     b = bayes.sample_posterior(teacher, teacher.sample(16, 1), test, cfg, seed=5, n_pad=24)
     for key in a.draws:
         assert np.array_equal(a.draws[key], b.draws[key])
