@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/theory.py
 	$(BIN)/python benchmarks/sampler.py
 	$(BIN)/python benchmarks/compile.py
+	$(BIN)/python benchmarks/warmup.py
 	$(BIN)/python benchmarks/memory.py
 
 clean:
