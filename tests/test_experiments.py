@@ -307,6 +307,20 @@ def test_committed_outputs_resume_under_their_named_configs():
         assert point_identity(path.read_text()) in named, path
 
 
+def test_committed_results_carry_the_current_long_names():
+    """Every committed results.nc names its variables as ``LONG_NAMES`` does now (rebuild one
+    from its points with ``write_results`` when a name changes; no point is rerun)."""
+    from experiments.results import LONG_NAMES
+
+    files = sorted((Path(__file__).resolve().parents[1] / "data").rglob("results.nc"))
+    assert len(files) >= 8
+    for path in files:
+        ds = xr.open_dataset(path, engine="h5netcdf")
+        stale = [v for v in LONG_NAMES if v in ds and ds[v].attrs["long_name"] != LONG_NAMES[v]]
+        ds.close()
+        assert not stale, (path, stale)
+
+
 def test_extrapolation_recovers_a_known_line():
     inv_d = 1 / np.array([20.0, 40.0, 80.0])
     fit = extrapolate(inv_d, 0.3 + 2.0 * inv_d, np.full(3, 0.01))
