@@ -91,35 +91,45 @@ def paired_z(diff):
     return np.stack([(diff[name] / diff[f"{name}_se"]).values for name in COMPARED])
 
 
-@pytest.mark.parametrize("nuts", ["results.nc", "sign_channel/results.nc"])
-@pytest.mark.parametrize("other", ["hmc", "target_accept"])
+#: (sampler run, the NUTS run it is paired with): HMC pi/2 and NUTS at target acceptance 0.65
+#: against NUTS at 0.8 (Gaussian settings, sign channel), NUTS at 0.55 against 0.65 (all five)
+SAMPLER_PAIRS = [
+    (other, nuts)
+    for other in ("hmc", "target_accept")
+    for nuts in ("results.nc", "sign_channel/results.nc")
+] + [("target_accept_055", "target_accept/results.nc")]
+#: smallest mean ESS-per-gradient gain asserted for each run (measured values in the test)
+GAIN = {"hmc": 2.0, "target_accept": 1.2, "target_accept_055": 1.1}
+
+
+@pytest.mark.parametrize(("other", "nuts"), SAMPLER_PAIRS)
 def test_other_samplers_agree_with_nuts(other, nuts):
-    """HMC with integration time pi/2 (``hmc``), and NUTS with target acceptance 0.65
-    (``target_accept``), against NUTS at 0.8 on the same teachers and data (d = 30, five settings,
-    16 seeds): largest |z| measured 2.4 (hmc) and 2.8 (target_accept) of 72 (Gaussian), 0.9 and
-    1.1 of 18 (sign channel)."""
+    """HMC with integration time pi/2 (``hmc``) and NUTS at target acceptance 0.65
+    (``target_accept``) against NUTS at 0.8, NUTS at 0.55 against 0.65, on the same teachers and
+    data (d = 30, five settings, 16 seeds): largest |z| measured 2.4 (hmc) and 2.8
+    (target_accept) of 72 (Gaussian), 0.9 and 1.1 of 18 (sign channel), 2.4 of 90 (0.55)."""
     diff = compare_runs(open_results(DATA / other / "results.nc"), open_results(DATA / nuts))
     z = paired_z(diff)
     z = z[np.isfinite(z)]
-    assert z.size in (18, 72) and np.all(np.abs(z) < 3), z
-    # no shift shared by the points either: rms z measured 1.1 / 1.0 (72) and 0.4 / 0.4 (18); for
-    # independent unit z its SD is ~0.1, so 1.5 is a real shift, not noise
+    assert z.size in (18, 72, 90) and np.all(np.abs(z) < 3), z
+    # no shift shared by the points either: rms z measured 1.1 / 1.0 (72), 0.4 / 0.4 (18) and
+    # 0.98 (90); for independent unit z its SD is ~0.1, so 1.5 is a real shift, not noise
     assert np.sqrt(np.mean(z**2)) < 1.5
 
 
-@pytest.mark.parametrize("nuts", ["results.nc", "sign_channel/results.nc"])
-@pytest.mark.parametrize(("other", "gain"), [("hmc", 2.0), ("target_accept", 1.2)])
-def test_other_samplers_cost_fewer_gradients_per_effective_draw(other, gain, nuts):
+@pytest.mark.parametrize(("other", "nuts"), SAMPLER_PAIRS)
+def test_other_samplers_cost_fewer_gradients_per_effective_draw(other, nuts):
     """ESS of the output (which sets eps_bayes) and of the Gibbs error per gradient evaluation,
-    against NUTS at 0.8 on the same points (means over 16 seeds). The relative SE of one point's
-    ratio, from the spread over seeds, is 2-8 %: no point is more than 3 SE below 1 (measured
-    minima 1.95 hmc, 0.96 target_accept), and the mean over the points is above ``gain``
-    (measured 2.39 / 2.58 hmc, 1.36 / 1.50 target_accept; its SE is ~0.02)."""
+    against the paired NUTS run on the same points (means over 16 seeds). The relative SE of one
+    point's ratio, from the spread over seeds, is 2-8 %: no point is more than 3 SE below 1
+    (measured minima 1.95 hmc, 0.96 target_accept, 0.93 target_accept_055), and the mean over the
+    points is above ``GAIN`` (measured 2.39 / 2.58 hmc, 1.36 / 1.50 target_accept, 1.22 / 1.22
+    target_accept_055; its SE is ~0.02)."""
     diff = compare_runs(open_results(DATA / other / "results.nc"), open_results(DATA / nuts))
     for ess in ("ess_output", "ess_gibbs"):
         ratio = diff[f"{ess}_per_grad_ratio"]
-        assert ratio.count() in (6, 24) and float(ratio.min()) > 0.75, (ess, ratio.values)
-        assert float(ratio.mean()) > gain, (ess, float(ratio.mean()))
+        assert ratio.count() in (6, 24, 30) and float(ratio.min()) > 0.75, (ess, ratio.values)
+        assert float(ratio.mean()) > GAIN[other], (ess, float(ratio.mean()))
     assert float(diff["steps_ratio"].max()) < 1.05  # never more leapfrog steps per draw
 
 
