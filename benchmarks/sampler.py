@@ -3,10 +3,11 @@
 L = 2 tanh, widths 1, alpha = 2, Delta = 0.1, 2 chains in parallel, d in (50, 100), 200 kept
 draws per chain, 4000 test points. Each contender runs in its own process on seeds 0-3 (same
 shapes, new teacher and data): ``first`` is seed 0 in a fresh process with a cold compilation
-cache, ``repeat`` the median over seeds 1-3 (the largest R-hat), the next runs of the same shapes as in a sweep over
-seeds (the machine's timings vary by 10-20 % from run to run). dgep also runs seed 0
-again in a new process that finds JAX's persistent compilation cache filled (``cached``: a
-script run a second time); the plain script has no such cache and compiles in every run.
+cache, ``repeat`` the median over seeds 1-3 (and their largest R-hat), the next runs of the same
+shapes as in a sweep over seeds (the machine's timings vary by 10-20 % from run to run). dgep
+also runs seed 0 again in a new process that finds JAX's persistent compilation cache filled
+(``cached``: a script run a second time); the plain script has no such cache and compiles in
+every run.
 
 * ``baseline``: ``numpyro.sample`` per weight matrix, ``MCMC(NUTS(model))`` defaults (default
   start, 200 warmup), ``numpyro.set_host_device_count(2)``; f on the test points from the
@@ -39,7 +40,9 @@ import time
 
 import numpy as np
 
-CHAINS, SAMPLES, WARMUP, INFORMED_WARMUP = 2, 200, 200, 150
+CHAINS, SAMPLES, WARMUP = 2, 200, 200
+INFORMED_WARMUP = 150  # bayes.sampler.RELIABLE_WARMUP, not imported: the baseline's process
+# must not load dgep (its XLA flags and compilation cache)
 HMC_PI_2 = {"kernel": "hmc", "trajectory_length": float(np.pi / 2)}
 CONTENDERS = {
     "baseline": {"num_warmup": WARMUP},
