@@ -14,6 +14,7 @@ Run: python benchmarks/warmup.py [d ...]
 
 import sys
 import time
+import warnings
 
 import numpy as np
 from sampler import HMC_PI_2, problem
@@ -24,8 +25,6 @@ KERNELS = {"nuts": {}, "hmc": HMC_PI_2}
 
 
 def row(d: int, kernel: str, warmup: int) -> str:
-    import warnings
-
     import bayes
 
     cfg = bayes.SamplerConfig(

@@ -154,7 +154,7 @@ def run_point(
 
 
 class Task(NamedTuple):
-    """Everything one point needs, picklable for process pools and Dask workers."""
+    """``run_point``'s arguments in its order, picklable for process pools and Dask workers."""
 
     spec: TeacherSpec
     point: Point
@@ -171,14 +171,7 @@ def run_task(task: Task) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortWarmupWarning)  # run_sweep says it once
-            values = run_point(
-                task.spec,
-                task.point,
-                task.n_test,
-                task.sampler,
-                task.teacher_inputs,
-                task.n_pad,
-            )
+            values = run_point(*task)
         return {"status": "ok", "point": task.point._asdict(), "values": values}
     except Exception as err:  # recorded, and the sweep goes on
         return {

@@ -121,10 +121,11 @@ def test_other_samplers_agree_with_nuts(other, nuts):
 def test_other_samplers_cost_fewer_gradients_per_effective_draw(other, nuts):
     """ESS of the output (which sets eps_bayes) and of the Gibbs error per gradient evaluation,
     against the paired NUTS run on the same points (means over 16 seeds). The relative SE of one
-    point's ratio, from the spread over seeds, is 2-8 %: no point is more than 3 SE below 1
-    (measured minima 1.95 hmc, 0.96 target_accept, 0.93 target_accept_055), and the mean over the
-    points is above ``GAIN`` (measured 2.39 / 2.58 hmc, 1.36 / 1.50 target_accept, 1.22 / 1.22
-    target_accept_055; its SE is ~0.02)."""
+    point's ratio, from the spread over seeds, is 2-8 % (0.1-9.4 % for target_accept_055): the
+    bound 0.75 is 2.7 SE or more below 1 (measured minima 1.95 hmc, 0.96 target_accept, 0.93
+    target_accept_055), and the mean over the points is above ``GAIN`` (measured 2.39 / 2.58
+    hmc, 1.36 / 1.50 target_accept, 1.22 / 1.22 target_accept_055; its SE is ~0.02, measured
+    0.013 / 0.017 for target_accept_055)."""
     diff = compare_runs(open_results(DATA / other / "results.nc"), open_results(DATA / nuts))
     for ess in ("ess_output", "ess_gibbs"):
         ratio = diff[f"{ess}_per_grad_ratio"]
