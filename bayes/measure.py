@@ -125,12 +125,30 @@ class Measurements(NamedTuple):
         return out
 
 
+def _stuck(series: np.ndarray) -> bool:
+    """Whether some chain of a (C, S) per-draw series never changed over its S >= 2 draws: it
+    has not moved (e.g. a step size too large to accept anything). ArviZ would divide by its
+    zero variance, and give R-hat NaN and a full ESS when every chain is stuck at one point
+    (e.g. all at the teacher)."""
+    return series.shape[-1] > 1 and bool((np.ptp(series, axis=-1) == 0).any())
+
+
+def _rhat(series: np.ndarray) -> float:
+    """Rank-normalised split R-hat (ArviZ) of a (C, S) series; ``inf`` if a chain is stuck."""
+    return float("inf") if _stuck(series) else float(_arviz().rhat(np.asarray(series, float)))
+
+
+def _ess(series: np.ndarray) -> float:
+    """Bulk ESS (ArviZ) of a (C, S) series; 0 if a chain is stuck."""
+    return 0.0 if _stuck(series) else float(_arviz().ess(np.asarray(series, float)))
+
+
 def _diagnostics(run: PosteriorRun, series: dict[str, np.ndarray]) -> dict[str, float]:
     az = _arviz()
     observables = {"gibbs": run.draws["gibbs"], **series}
     observables.pop("overlap_ss")
-    rhat = {k: float(az.rhat(np.asarray(v, float))) for k, v in observables.items()}
-    ess = {k: float(az.ess(np.asarray(v, float))) for k, v in observables.items()}
+    rhat = {k: _rhat(v) for k, v in observables.items()}
+    ess = {k: _ess(v) for k, v in observables.items()}
     steps = run.draws["num_steps"]
     return {
         "rhat_max": max(rhat.values()),
@@ -157,14 +175,11 @@ def _start_gap(run: PosteriorRun, series: np.ndarray) -> Estimate:
 
 def measure(run: PosteriorRun, test: Data, channel: str) -> Measurements:
     """All measurements of one run on its test set (``channel`` of the spec)."""
-    az = _arviz()
     chains, draws = run.draws["gibbs"].shape
     M = chains * draws
     mean_pred = run.pred_sum.sum(0) / M
     probe = run.draws["probe"]
-    ess_output = float(
-        np.median([az.ess(np.asarray(probe[..., j], float)) for j in range(probe.shape[-1])])
-    )
+    ess_output = float(np.median([_ess(probe[..., j]) for j in range(probe.shape[-1])]))
     ess_output = min(max(ess_output, 1.0), float(M))
     if channel == "gaussian":
         sq = (test.f_star - mean_pred) ** 2

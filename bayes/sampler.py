@@ -80,14 +80,18 @@ class SamplerConfig:
     period); the step size is adapted in both. The coordinates are standard normal under the
     prior, so ``pi / 2`` turns every prior-dominated direction by a quarter period: one draw
     decorrelates it. ``target_accept``: the mean acceptance the step size is adapted to; when
-    not given, ``DEFAULT_TARGET_ACCEPT[kernel]``: 0.65 for NUTS (the asymptotically optimal
-    acceptance of HMC in high dimension, 0.651, Beskos et al. 2013; the NUTS paper's value) and
-    0.8 for HMC (NumPyro's default). Measured at L = 2 tanh, alpha = 2, informed start, 150
-    warmup, 4 teachers: NUTS at 0.65 takes 31 / 39-63 (median 47) leapfrog steps per draw at
-    d = 50 / 100 against 31-63 (median 56) / 63 at 0.8 for the same ESS per draw of the output
-    (0.97-1.00 against 0.96-1.00), without divergences (the acceptance reached is 0.74-0.79: the
-    warmup ends on the dual average of the step size, below its last iterate); HMC with a set
-    integration time gains nothing from it (fewer steps per draw, proportionally fewer ESS).
+    not given, ``DEFAULT_TARGET_ACCEPT[kernel]``: 0.55 for NUTS and 0.8 for HMC (NumPyro's
+    default). NumPyro's warmup ends on the dual average of the log step size, below its last
+    iterate, so a target is reached higher than asked: 0.65 (the asymptotically optimal
+    acceptance of HMC in high dimension, 0.651, Beskos et al. 2013) as 0.74-0.79, 0.55 as
+    0.58-0.66. Measured at L = 2 tanh, alpha = 2, informed start, 150 warmup, 8 teachers
+    (benchmarks/warmup.py): NUTS takes a median 31 / 31 leapfrog steps per draw at d = 50 / 100
+    at 0.55, 31 / 47 at 0.65, for 0.95x the ESS per draw of the output (median 380 of 400
+    against 400); with 4 teachers 0.8 took 56 / 63 for the same ESS per draw as 0.65. On the
+    480 validation points (data/validation/target_accept_055) 0.55 agrees with 0.65 everywhere
+    for 1.22x the ESS per gradient of the output and of the Gibbs error (one divergence in 480
+    runs). HMC with a set integration time gains nothing from a lower target (fewer steps per
+    draw, proportionally fewer ESS).
     ``num_warmup``: steps of NumPyro's adaptation (Stan's schedule); at least ``RELIABLE_WARMUP``
     (150), or ``check_warmup`` warns: the informed start needs no burn-in, yet its step size needs
     the whole schedule.
@@ -112,7 +116,7 @@ class SamplerConfig:
     #: settings that change how a run executes, not its numbers: a sweep resumes across them
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("chain_method", "test_chunk")
     #: ``target_accept`` of each kernel when the field is not given
-    DEFAULT_TARGET_ACCEPT: ClassVar[dict[str, float]] = {"nuts": 0.65, "hmc": 0.8}
+    DEFAULT_TARGET_ACCEPT: ClassVar[dict[str, float]] = {"nuts": 0.55, "hmc": 0.8}
 
     def __post_init__(self) -> None:
         for name in (
@@ -166,10 +170,10 @@ class SamplerConfig:
     def check_warmup(self) -> None:
         """``ShortWarmupWarning`` below ``RELIABLE_WARMUP`` warmup steps (none for 0: no
         adaptation). Measured at L = 2 tanh, alpha = 2, d = 50 / 100, 8 teachers each, informed
-        start: with 50 steps 3 of 16 NUTS runs ended with a chain at acceptance 0.00-0.02 and
-        R-hat 1.18-2.26, and 8 more with a chain below 0.5 (target 0.65); with 100 the smallest
-        chain acceptance was 0.48, with 150 0.71 (benchmarks/warmup.py). HMC was less affected
-        (smallest 0.43 at 50)."""
+        start (benchmarks/warmup.py): with 50 steps 10 of 16 NUTS runs at the default target 0.55
+        had R-hat > 1.05, most with a chain that never moved (acceptance 0.000, R-hat inf), 3 of
+        16 at 0.65; with 100 the smallest chain acceptance was 0.39, with 150 0.50 (0.48 / 0.71 at
+        0.65). HMC was less affected (target 0.8; smallest 0.43 at 50)."""
         if 0 < self.num_warmup < RELIABLE_WARMUP:
             warnings.warn(
                 f"sampler.num_warmup = {self.num_warmup}: below {RELIABLE_WARMUP} NumPyro settles "

@@ -13,11 +13,11 @@ every run.
   start, 200 warmup), ``numpyro.set_host_device_count(2)``; f on the test points from the
   returned weights afterwards.
 * ``dgep-prior``: ``bayes.sample_posterior`` with the baseline's start and warmup (prior start, 200
-  warmup; NUTS at dgep's acceptance target 0.65, the baseline's is NumPyro's 0.8).
+  warmup; NUTS at dgep's acceptance target 0.55, the baseline's is NumPyro's 0.8).
 * ``dgep``: the informed (teacher) start, which is a posterior sample in the Bayes-optimal
   setting, so the warmup only tunes the step size and mass matrix: 150 steps, the shortest with
-  NumPyro's full adaptation schedule (with 50, 3 of 16 NUTS runs ended with a step size too large
-  to move: benchmarks/warmup.py).
+  NumPyro's full adaptation schedule (with 50, 10 of 16 NUTS runs had R-hat > 1.05, most with a
+  chain whose step size was too large to move: benchmarks/warmup.py).
 * ``dgep-hmc``: as ``dgep``, with HMC of integration time pi/2 per draw (jittered +-50 %)
   instead of NUTS: a quarter period of every prior-dominated direction of the standard-normal
   coordinates, where NUTS runs to its U-turn at about half a period.
