@@ -116,7 +116,7 @@ def test_run_end_to_end(reference_run):
         "delta_eff_teacher",
     ]
     for name in required:  # R-hat is inf where a chain never moved (likely after 40 warmup steps)
-        assert (np.isfinite(ds[name]) | (name == "rhat_max") & (ds[name] == np.inf)).all(), name
+        assert (np.isfinite(ds[name]) | ((name == "rhat_max") & (ds[name] == np.inf))).all(), name
     for name in ds.data_vars:  # every variable documented, none with a generated name
         assert ds[name].attrs["long_name"] not in ("", name.replace("_", " ")), name
     assert json.loads(ds.attrs["config"])["data"]["d"] == [6, 8]
