@@ -21,6 +21,9 @@ every run.
 * ``dgep-hmc``: as ``dgep``, with HMC of integration time pi/2 per draw (jittered +-50 %)
   instead of NUTS: a quarter period of every prior-dominated direction of the standard-normal
   coordinates, where NUTS runs to its U-turn at about half a period.
+* ``dgep-step``, ``dgep-hmc-step``: as ``dgep`` and ``dgep-hmc`` with ``adaptation =
+  "step_size"``: the identity mass matrix and one dual averaging of the step size over 50 warmup
+  steps (no schedule whose last window a short warmup starves).
 
 Reported: wall time (compile, warmup, sampling, test predictions; library imports excluded for
 every contender), gradient evaluations per second over that wall time (warmup counted at the
@@ -43,12 +46,16 @@ import numpy as np
 CHAINS, SAMPLES, WARMUP = 2, 200, 200
 INFORMED_WARMUP = 150  # bayes.sampler.RELIABLE_WARMUP, not imported: the baseline's process
 # must not load dgep (its XLA flags and compilation cache)
+STEP_WARMUP = 50
+STEP_SIZE_ONLY = {"num_warmup": STEP_WARMUP, "init": "teacher", "adaptation": "step_size"}
 HMC_PI_2 = {"kernel": "hmc", "trajectory_length": float(np.pi / 2)}
 CONTENDERS = {
     "baseline": {"num_warmup": WARMUP},
     "dgep-prior": {"num_warmup": WARMUP, "init": "prior"},
     "dgep": {"num_warmup": INFORMED_WARMUP, "init": "teacher"},
     "dgep-hmc": {"num_warmup": INFORMED_WARMUP, "init": "teacher", **HMC_PI_2},
+    "dgep-step": STEP_SIZE_ONLY,
+    "dgep-hmc-step": STEP_SIZE_ONLY | HMC_PI_2,
 }
 
 

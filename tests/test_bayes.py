@@ -34,6 +34,7 @@ def exact_linear_posterior(train, test, prior_var, noise):
 KERNELS = {
     "nuts": {},
     "hmc-pi/2": {"kernel": "hmc", "trajectory_length": float(np.pi / 2)},
+    "nuts-step-size": {"adaptation": "step_size"},
 }
 
 
@@ -108,7 +109,8 @@ def test_warns_that_sign_activations_do_not_mix():
 
 def test_warns_that_a_short_warmup_may_not_settle_the_step_size():
     """NumPyro's last warmup phase, where the step size is adapted afresh, has 10 % of a warmup
-    below 150 steps (the whole warmup below 20); 0 (no adaptation) and >= 150 are silent."""
+    below 150 steps (the whole warmup below 20); 0 (no adaptation) and >= 150 are silent, and so
+    is ``adaptation = "step_size"``, which has one window."""
     for num_warmup, final in ((10, 10), (50, 5), (149, 14)):
         with pytest.warns(
             bayes.ShortWarmupWarning, match=rf"num_warmup = {num_warmup}: .* last {final} "
@@ -118,6 +120,7 @@ def test_warns_that_a_short_warmup_may_not_settle_the_step_size():
         warnings.simplefilter("error", bayes.ShortWarmupWarning)
         for num_warmup in (0, 150, 500):
             bayes.SamplerConfig(num_warmup=num_warmup).check_warmup()
+        bayes.SamplerConfig(num_warmup=30, adaptation="step_size").check_warmup()
 
 
 def test_reproducible_and_compiled_once():
@@ -368,6 +371,8 @@ def test_sampler_config_validation():
         bayes.SamplerConfig(num_chains=0)
     with pytest.raises(ValueError, match="sampler.init = 'random'"):
         bayes.SamplerConfig(init="random")
+    with pytest.raises(ValueError, match="sampler.adaptation = 'mass'"):
+        bayes.SamplerConfig(adaptation="mass")
     with pytest.raises(ValueError, match="sampler.target_accept = 1.5"):
         bayes.SamplerConfig(target_accept=1.5)
 
