@@ -346,8 +346,7 @@ def _chain_function(
         step = jnp.where(i < warmup, jnp.exp(log_step), adapt.step_size).astype(
             adapt.step_size.dtype
         )
-        da = jax.tree_util.tree_map(lambda a, b: jnp.where(i < warmup, a, b), new, da)
-        return state._replace(adapt_state=adapt._replace(step_size=step)), da
+        return state._replace(adapt_state=adapt._replace(step_size=step)), new
 
     def initial(key, z0, train):
         """The kernel's state at ``z0`` (tracing it also configures ``sample_kernel``)."""
