@@ -115,7 +115,7 @@ class SamplerConfig:
     dtype: Literal["float32", "float64"] = "float32"
     chain_method: Literal["parallel", "sequential", "vectorized"] = "parallel"
     kernel: Literal["nuts", "hmc"] = "nuts"
-    adaptation: Literal["windows", "step_size"] = "windows"
+    adaptation: Literal["windows", "step_size"] | None = None
     num_steps: int = 32
     trajectory_length: float | None = None
     init: Init = "teacher"
@@ -124,6 +124,9 @@ class SamplerConfig:
 
     #: settings that change how a run executes, not its numbers: a sweep resumes across them
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("chain_method", "test_chunk")
+    #: what runs made before a field existed did, where its default is now different
+    #: (``adaptation``: "step_size" became the informed start's default after the field came)
+    BEFORE_FIELD: ClassVar[dict[str, Any]] = {"adaptation": "windows"}
     #: ``target_accept`` of each kernel when the field is not given
     DEFAULT_TARGET_ACCEPT: ClassVar[dict[str, float]] = {"nuts": 0.55, "hmc": 0.8}
 
@@ -153,6 +156,9 @@ class SamplerConfig:
                 f"sampler.trajectory_length = {self.trajectory_length!r}: only for "
                 f'kernel = "hmc" (NUTS chooses its own), got kernel = {self.kernel!r}'
             )
+        if self.adaptation is None:  # resolved here, so configs and stored runs show the value
+            default = "step_size" if self.init == "teacher" else "windows"
+            object.__setattr__(self, "adaptation", default)
         for name, allowed in (
             ("dtype", ("float32", "float64")),
             ("chain_method", CHAIN_METHODS),
@@ -169,7 +175,7 @@ class SamplerConfig:
                 f'sampler.num_chains = {self.num_chains}: init = "mixed" needs at least 2 chains '
                 "(an informed and an uninformed one)"
             )
-        if self.target_accept is None:  # resolved here, so configs and stored runs show the value
+        if self.target_accept is None:  # resolved here, as adaptation
             object.__setattr__(self, "target_accept", self.DEFAULT_TARGET_ACCEPT[self.kernel])
         if not (isinstance(self.target_accept, float) and 0 < self.target_accept < 1):
             raise ValueError(f"sampler.target_accept = {self.target_accept!r}: must be in (0, 1)")

@@ -1,7 +1,8 @@
 """Where a run's wall time goes: tracing, lowering, XLA's backend compile, and the rest (sampling,
 test predictions, transfers), for the posterior of benchmarks/sampler.py (L = 2 tanh, alpha = 2,
-Delta = 0.1, 2 chains x 200 draws, 4000 test points, informed start, 150 warmup), with NUTS and
-with HMC of integration time pi/2, d in (50, 100).
+Delta = 0.1, 2 chains x 200 draws, 4000 test points, informed start with its default warmup, one
+dual averaging of the step size over 50 steps), with NUTS and with HMC of integration time pi/2,
+d in (50, 100).
 
 Each (d, kernel) runs in a fresh process with an empty persistent compilation cache (``cold``, a
 first run on a new machine), then in a second fresh process that finds the cache filled

@@ -4,7 +4,7 @@ L = 2 tanh, widths 1, alpha = 2, Delta = 0.1, 2 chains in parallel, d in (50, 10
 draws per chain, 4000 test points. Each contender runs in its own process on seeds 0-3 (same
 shapes, new teacher and data): ``first`` is seed 0 in a fresh process with a cold compilation
 cache, ``repeat`` the median over seeds 1-3 (and their largest R-hat), the next runs of the same
-shapes as in a sweep over seeds (the machine's timings vary by 10-20 % from run to run). dgep
+shapes as in a sweep over seeds (the machine's timings vary by 10-40 % from run to run). dgep
 also runs seed 0 again in a new process that finds JAX's persistent compilation cache filled
 (``cached``: a script run a second time); the plain script has no such cache and compiles in
 every run.
@@ -15,15 +15,16 @@ every run.
 * ``dgep-prior``: ``bayes.sample_posterior`` with the baseline's start and warmup (prior start, 200
   warmup; NUTS at dgep's acceptance target 0.55, the baseline's is NumPyro's 0.8).
 * ``dgep``: the informed (teacher) start, which is a posterior sample in the Bayes-optimal
-  setting, so the warmup only tunes the step size and mass matrix: 150 steps, the shortest with
-  NumPyro's full adaptation schedule (with 50, 10 of 16 NUTS runs had R-hat > 1.05, most with a
-  chain whose step size was too large to move: benchmarks/warmup.py).
+  setting, so the warmup only tunes the step size: its default ``adaptation = "step_size"``
+  (identity mass matrix, one dual averaging of the step size) over 50 warmup steps (30 and 50
+  were reliable in all 64 runs of benchmarks/warmup.py).
 * ``dgep-hmc``: as ``dgep``, with HMC of integration time pi/2 per draw (jittered +-50 %)
   instead of NUTS: a quarter period of every prior-dominated direction of the standard-normal
   coordinates, where NUTS runs to its U-turn at about half a period.
-* ``dgep-step``, ``dgep-hmc-step``: as ``dgep`` and ``dgep-hmc`` with ``adaptation =
-  "step_size"``: the identity mass matrix and one dual averaging of the step size over 50 warmup
-  steps (no schedule whose last window a short warmup starves).
+* ``dgep-windows``: as ``dgep`` with NumPyro's adaptation schedule (``adaptation =
+  "windows"``: step size and diagonal mass matrix) over 150 steps, the shortest with its full
+  schedule (with 50, 10 of 16 NUTS runs had R-hat > 1.05, most with a chain whose step size was
+  too large to move: benchmarks/warmup.py).
 
 Reported: wall time (compile, warmup, sampling, test predictions; library imports excluded for
 every contender), gradient evaluations per second over that wall time (warmup counted at the
@@ -44,18 +45,17 @@ import time
 import numpy as np
 
 CHAINS, SAMPLES, WARMUP = 2, 200, 200
-INFORMED_WARMUP = 150  # bayes.sampler.RELIABLE_WARMUP, not imported: the baseline's process
+INFORMED_WARMUP = 50
+SCHEDULE_WARMUP = 150  # bayes.sampler.RELIABLE_WARMUP, not imported: the baseline's process
 # must not load dgep (its XLA flags and compilation cache)
-STEP_WARMUP = 50
-STEP_SIZE_ONLY = {"num_warmup": STEP_WARMUP, "init": "teacher", "adaptation": "step_size"}
+INFORMED = {"num_warmup": INFORMED_WARMUP, "init": "teacher"}
 HMC_PI_2 = {"kernel": "hmc", "trajectory_length": float(np.pi / 2)}
 CONTENDERS = {
     "baseline": {"num_warmup": WARMUP},
     "dgep-prior": {"num_warmup": WARMUP, "init": "prior"},
-    "dgep": {"num_warmup": INFORMED_WARMUP, "init": "teacher"},
-    "dgep-hmc": {"num_warmup": INFORMED_WARMUP, "init": "teacher", **HMC_PI_2},
-    "dgep-step": STEP_SIZE_ONLY,
-    "dgep-hmc-step": STEP_SIZE_ONLY | HMC_PI_2,
+    "dgep": INFORMED,
+    "dgep-hmc": INFORMED | HMC_PI_2,
+    "dgep-windows": INFORMED | {"num_warmup": SCHEDULE_WARMUP, "adaptation": "windows"},
 }
 
 
@@ -181,7 +181,7 @@ def combine(runs: list[dict]) -> dict:
 
 def report(name: str, d: int, run: str, r: dict, peak: float) -> str:
     return (
-        f"d={d:>3} {name:>10} {run:>6}: wall {r['wall']:5.1f} s, {r['grad/s']:6,.0f} grad/s "
+        f"d={d:>3} {name:>12} {run:>6}: wall {r['wall']:5.1f} s, {r['grad/s']:6,.0f} grad/s "
         f"({r['flops'] / peak:5.1%} of matmul), steps/draw {r['steps/draw']:4.1f}, "
         f"ESS/s gibbs {r['gibbs']:6.1f}, ESS/s output {r['output']:6.1f}, "
         f"eps_bayes {r['eps_bayes']:.4f}, R-hat gibbs {r['rhat']:.3f}"
@@ -223,7 +223,7 @@ def main(sizes: list[int]) -> None:
             for run, r in rows[name].items():
                 base = rows["baseline"]["first" if run == "cached" else run]
                 print(
-                    f"d={d:>3} {name:>10} {run:>6} / baseline: ESS/s gibbs "
+                    f"d={d:>3} {name:>12} {run:>6} / baseline: ESS/s gibbs "
                     f"x{r['gibbs'] / base['gibbs']:.2f}, output x{r['output'] / base['output']:.2f}"
                 )
 

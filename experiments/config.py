@@ -206,11 +206,12 @@ def point_identity(config_json: str) -> dict[str, Any]:
     """What every point's numbers depend on, from ``Config.to_json`` output: the JSON without the
     settings that only choose which points run or how (``RunTable.NOT_IN_POINTS``,
     ``SamplerConfig.EXECUTION_ONLY``). A sweep directory resumes under any config with the same
-    identity; sampler fields added since the directory was made count at their defaults."""
+    identity; sampler fields added since the directory was made count at what runs did before
+    them (``SamplerConfig.BEFORE_FIELD``, else their defaults)."""
     from bayes import SamplerConfig
 
     raw = json.loads(config_json)
-    raw["sampler"] = SamplerConfig(**raw["sampler"]).to_dict()  # fields added since: defaults
+    raw["sampler"] = SamplerConfig(**SamplerConfig.BEFORE_FIELD | raw["sampler"]).to_dict()
     for name in RunTable.NOT_IN_POINTS:
         raw["run"].pop(name, None)
     for name in SamplerConfig.EXECUTION_ONLY:
