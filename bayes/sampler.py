@@ -93,16 +93,19 @@ class SamplerConfig:
     for 1.22x the ESS per gradient of the output and of the Gibbs error (one divergence in 480
     runs). HMC with a set integration time gains nothing from a lower target (fewer steps per
     draw, proportionally fewer ESS).
-    ``num_warmup``: warmup steps; with ``adaptation = "windows"`` NumPyro's (Stan's schedule:
-    step size and diagonal mass matrix, the step size restarted after each mass-matrix update),
-    at least ``RELIABLE_WARMUP`` (150), or ``check_warmup`` warns: the informed start needs no
-    burn-in, yet its step size needs the whole schedule. ``adaptation = "step_size"``: the
-    identity mass matrix (the coordinates are standard normal under the prior) and one dual
-    averaging of the step size over all ``num_warmup`` steps (NumPyro's ``dual_averaging``, its
-    constants, ending on the average), for the informed start, which needs no burn-in: measured
-    at L = 2 tanh, alpha = 2, d = 50 / 100, 8 teachers each (benchmarks/warmup.py), 30 and 50
-    steps were reliable in all 32 NUTS runs (R-hat <= 1.02, smallest chain acceptance 0.48 at
-    30 and 0.58 at 50, ESS of the output 375-400 of 400) and in the HMC pi/2 runs.
+    ``num_warmup``: warmup steps, adapted as ``adaptation`` says; when not given, it is
+    ``"step_size"`` for ``init = "teacher"`` and ``"windows"`` for the other starts.
+    ``"step_size"``: the identity mass matrix (the coordinates are standard normal under the
+    prior) and one dual averaging of the step size over all ``num_warmup`` steps (NumPyro's
+    ``dual_averaging``, its constants, ending on the average), for the informed start, which
+    needs no burn-in: measured at L = 2 tanh, alpha = 2, d = 50 / 100, 8 teachers each
+    (benchmarks/warmup.py), 30 and 50 steps were reliable in all 32 NUTS runs (R-hat <= 1.02,
+    smallest chain acceptance 0.48 at 30 and 0.58 at 50, ESS of the output 375-400 of 400) and
+    in the HMC pi/2 runs; on the 480 validation points (data/validation/step_size) 50 steps
+    agree with the 200-step schedule at the same ESS per gradient. ``"windows"``: NumPyro's
+    (Stan's) schedule, step size and diagonal mass matrix, the step size restarted after each
+    mass-matrix update, for starts that need a burn-in; it needs at least ``RELIABLE_WARMUP``
+    (150) steps, or ``check_warmup`` warns.
     ``test_chunk``: test points evaluated at once (memory ``test_chunk x max(d, k)`` per chain).
     """
 
@@ -184,9 +187,9 @@ class SamplerConfig:
         return asdict(self)
 
     def check_warmup(self) -> None:
-        """``ShortWarmupWarning`` below ``RELIABLE_WARMUP`` warmup steps (none for 0: no
-        adaptation). Measured at L = 2 tanh, alpha = 2, d = 50 / 100, 8 teachers each, informed
-        start (benchmarks/warmup.py): with 50 steps 10 of 16 NUTS runs at the default target 0.55
+        """``ShortWarmupWarning`` below ``RELIABLE_WARMUP`` warmup steps of NumPyro's schedule
+        (``adaptation = "windows"``; none for 0: no adaptation). Measured at L = 2 tanh, alpha =
+        2, d = 50 / 100, 8 teachers each, informed start (benchmarks/warmup.py): with 50 steps 10 of 16 NUTS runs at the default target 0.55
         had R-hat > 1.05, most with a chain that never moved (acceptance 0.000, R-hat inf), 3 of
         16 at 0.65; with 100 the smallest chain acceptance was 0.39, with 150 0.50 (0.48 / 0.71 at
         0.65). HMC was less affected (target 0.8; smallest 0.43 at 50)."""
