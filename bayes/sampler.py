@@ -189,10 +189,11 @@ class SamplerConfig:
     def check_warmup(self) -> None:
         """``ShortWarmupWarning`` below ``RELIABLE_WARMUP`` warmup steps of NumPyro's schedule
         (``adaptation = "windows"``; none for 0: no adaptation). Measured at L = 2 tanh, alpha =
-        2, d = 50 / 100, 8 teachers each, informed start (benchmarks/warmup.py): with 50 steps 10 of 16 NUTS runs at the default target 0.55
-        had R-hat > 1.05, most with a chain that never moved (acceptance 0.000, R-hat inf), 3 of
-        16 at 0.65; with 100 the smallest chain acceptance was 0.39, with 150 0.50 (0.48 / 0.71 at
-        0.65). HMC was less affected (target 0.8; smallest 0.43 at 50)."""
+        2, d = 50 / 100, 8 teachers each, informed start (benchmarks/warmup.py): with 50 steps 10
+        of 16 NUTS runs at the target 0.55 had R-hat > 1.05, most with a chain that never moved
+        (acceptance 0.000, R-hat inf), 3 of 16 at 0.65; with 100 the smallest chain acceptance
+        was 0.39, with 150 0.50 (0.48 / 0.71 at 0.65). HMC was less affected (target 0.8;
+        smallest 0.43 at 50)."""
         if self.adaptation == "windows" and 0 < self.num_warmup < RELIABLE_WARMUP:
             warnings.warn(
                 f"sampler.num_warmup = {self.num_warmup}: below {RELIABLE_WARMUP} NumPyro settles "

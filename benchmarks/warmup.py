@@ -7,9 +7,10 @@ which the step size is adapted afresh after the mass-matrix update (dual averagi
 heuristic value), gets 10 % of the warmup: 5 steps at 50. The step size it ends with can be too
 large for the chain to move (``bayes.ShortWarmupWarning``). Rows ``-step``: ``adaptation =
 "step_size"``, the informed start's default (identity mass matrix, one dual averaging over the
-whole warmup), which has no last window to starve; the other rows set ``"windows"``. Reported per row: runs with R-hat of any observable > 1.05, the smallest mean
-acceptance of a chain (target 0.55 NUTS, 0.8 HMC), and medians of leapfrog steps per draw, ESS of
-the posterior-mean output and of the Gibbs error, and wall time of a run (compiled).
+whole warmup), which has no last window to starve; the other rows set ``"windows"``. Reported per
+row: runs with R-hat of any observable > 1.05, the smallest mean acceptance of a chain (target
+0.55 NUTS, 0.8 HMC), and medians of leapfrog steps per draw, ESS of the posterior-mean output and
+of the Gibbs error, and wall time of a run (compiled).
 Run: python benchmarks/warmup.py [d ...]
 """
 
