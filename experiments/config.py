@@ -219,6 +219,25 @@ def point_identity(config_json: str) -> dict[str, Any]:
     return raw
 
 
+def identity_differences(stored_json: str, given_json: str) -> list[str]:
+    """Where two configs' point identities differ (``point_identity``), one entry per setting:
+    ``[table].key = given (the directory's: stored)``, values as JSON; teacher settings are
+    numbered (``[teacher 0].noise``)."""
+    stored, given = point_identity(stored_json), point_identity(given_json)
+    old_settings, new_settings = stored["teacher"], given["teacher"]
+    if len(old_settings) != len(new_settings):
+        return [f"{len(new_settings)} teacher settings (the directory's: {len(old_settings)})"]
+    pairs = zip(old_settings, new_settings, strict=True)
+    tables = {f"teacher {i}": pair for i, pair in enumerate(pairs)}
+    tables |= {name: (stored[name], given[name]) for name in ("data", "sampler", "run")}
+    return [
+        f"[{name}].{key} = {json.dumps(new.get(key))} (the directory's: {json.dumps(old.get(key))})"
+        for name, (old, new) in tables.items()
+        for key in sorted(old.keys() | new.keys())
+        if old.get(key) != new.get(key)
+    ]
+
+
 def parse_config(text: str, source: str = "config", *, sampler: bool = True) -> Config:
     """Validate TOML text; ``sampler=False`` skips the ``[sampler]`` table (theory only)."""
     try:

@@ -25,7 +25,7 @@ import numpy as np
 
 from teacher_student import TeacherSpec, measure_teacher, num_samples, problem_seeds, sample_teacher
 
-from .config import Config, point_identity
+from .config import Config, identity_differences
 
 
 class Point(NamedTuple):
@@ -207,11 +207,12 @@ class ResultStore:
         (``point_identity``): more seeds extend the sweep."""
         config_path = self.root / "config.json"
         if config_path.exists():
-            same = point_identity(config_path.read_text()) == point_identity(config.to_json())
-            if not same and not fresh:
+            differences = identity_differences(config_path.read_text(), config.to_json())
+            if differences and not fresh:
+                shown = "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else "")
                 raise ValueError(
-                    f"{self.root}: holds results of a different configuration; use another "
-                    "--out directory or --fresh to discard them"
+                    f"{self.root}: holds results of a different configuration ({shown}); use "
+                    "another --out directory or --fresh to discard them"
                 )
             if fresh:
                 shutil.rmtree(self.points_dir, ignore_errors=True)

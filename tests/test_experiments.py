@@ -19,6 +19,7 @@ from experiments.config import (
     BUILTIN_CONFIGS,
     ConfigError,
     builtin_config,
+    identity_differences,
     parse_config,
     point_identity,
 )
@@ -181,6 +182,7 @@ def test_different_config_is_refused_unless_fresh(reference_run, tmp_path):
     second = write(tmp_path, TINY.replace("alpha = [1.0, 2.0]", "alpha = [3.0]"), "b.toml")
     refused = dgep("run", str(second), "--out", str(out), "--no-progress")
     assert refused.returncode == 2 and "different configuration" in refused.stderr
+    assert "([data].alpha = [3.0] (the directory's: [1.0])); use" in refused.stderr
     # an execution-only setting (the test chunk) may change on resume: nothing is rerun
     text = first.read_text().replace("num_probes = 8", "num_probes = 8\ntest_chunk = 64")
     before = point_values(out)
@@ -302,6 +304,28 @@ def test_committed_outputs_resume_under_their_named_configs():
     assert len(stored) >= 8
     for path in stored:
         assert point_identity(path.read_text()) in named, path
+
+
+def test_a_refusal_names_what_differs_including_a_changed_default():
+    """A directory made before ``adaptation`` existed (its config.json lacks the field) was
+    sampled with NumPyro's schedule; the same config now gets the informed start's step-size
+    warmup, and the refusal says so. Teacher settings are numbered."""
+    config = parse_config(TINY)
+    old = json.loads(config.to_json())
+    del old["sampler"]["adaptation"]
+    assert identity_differences(json.dumps(old), config.to_json()) == [
+        '[sampler].adaptation = "step_size" (the directory\'s: "windows")'
+    ]
+    two = TINY.replace("[teacher]", "[[teacher]]").replace(
+        "noise = 0.2", 'noise = 0.2\n[[teacher]]\nactivations = ["erf"]\nnoise = 0.2'
+    )
+    assert identity_differences(config.to_json(), parse_config(two).to_json()) == [
+        "2 teacher settings (the directory's: 1)"
+    ]
+    noisier = parse_config(TINY.replace("noise = 0.2", "noise = 0.3"))
+    assert identity_differences(config.to_json(), noisier.to_json()) == [
+        "[teacher 0].noise = 0.3 (the directory's: 0.2)"
+    ]
 
 
 def test_committed_results_carry_the_current_long_names():
