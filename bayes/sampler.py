@@ -60,7 +60,8 @@ class ShortWarmupWarning(UserWarning):
 
 def _final_window(num_warmup: int) -> int:
     """Steps of the last phase of NumPyro's warmup schedule, where the step size is adapted
-    afresh (from 10 x a heuristic value, by dual averaging) after the last mass-matrix update."""
+    afresh (by dual averaging from 10 x the step size reached) after the last mass-matrix
+    update."""
     last = build_adaptation_schedule(num_warmup)[-1]
     return last.end - last.start + 1
 
@@ -369,7 +370,7 @@ def _chain_function(
         windows = cfg.adaptation == "windows"
         return init_kernel(
             z0,
-            cfg.num_warmup if windows else 0,  # 0: NumPyro finds a first step size, then stops
+            cfg.num_warmup if windows else 0,  # 0: no adaptation, the step size starts at 1
             adapt_mass_matrix=windows,
             target_accept_prob=cfg.target_accept,
             model_args=train,

@@ -3,9 +3,9 @@ length, on the posterior of benchmarks/sampler.py (L = 2 tanh, alpha = 2, Delta 
 200 draws, informed start), NUTS and HMC of integration time pi/2, 8 teachers per row.
 
 Below 150 warmup steps NumPyro (like Stan) shrinks every phase of its schedule; the last one, in
-which the step size is adapted afresh after the mass-matrix update (dual averaging started at 10x a
-heuristic value), gets 10 % of the warmup: 5 steps at 50. The step size it ends with can be too
-large for the chain to move (``bayes.ShortWarmupWarning``). Rows ``-step``: ``adaptation =
+which the step size is adapted afresh after the mass-matrix update (dual averaging started at 10x
+the step size reached), gets 10 % of the warmup: 5 steps at 50. The step size it ends with can be
+too large for the chain to move (``bayes.ShortWarmupWarning``). Rows ``-step``: ``adaptation =
 "step_size"``, the informed start's default (identity mass matrix, one dual averaging over the
 whole warmup), which has no last window to starve; the other rows set ``"windows"``. Reported per
 row: runs with R-hat of any observable > 1.05, the smallest mean acceptance of a chain (target

@@ -113,7 +113,9 @@ def test_run_end_to_end(reference_run):
         "eps_theory_teacher",
         "delta_eff_teacher",
     ]
-    for name in required:  # R-hat is inf where a chain never moved (likely after 40 warmup steps)
+    # R-hat is inf where a chain never moved (NumPyro's schedule over 40 steps could end so; the
+    # informed start's default step-size warmup measured R-hat 1.01-1.09 on these 8 points)
+    for name in required:
         assert (np.isfinite(ds[name]) | ((name == "rhat_max") & (ds[name] == np.inf))).all(), name
     for name in ds.data_vars:  # every variable documented, none with a generated name
         assert ds[name].attrs["long_name"] not in ("", name.replace("_", " ")), name
