@@ -1,4 +1,4 @@
-"""The ``dgep`` command line: theory, run, summary, compare, plot, demo.
+"""The ``dgep`` command line: theory, run, demo, rebuild, summary, compare, plot.
 
 Bad input ends with one line ``dgep: error: ...`` naming the key and value, exit code 2; a
 warning (e.g. ``bayes.ShortWarmupWarning``) is one line ``dgep: warning: ...``.
@@ -109,6 +109,22 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _run(config, Path(args.out), args)
 
 
+def cmd_rebuild(args: argparse.Namespace) -> None:
+    import json
+
+    from .results import write_results
+    from .sweep import ResultStore
+
+    root = Path(args.directory)
+    path = root / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{root}: no config.json (not a sweep directory written by dgep run)"
+        )
+    config = Config(json.loads(path.read_text()), str(path))
+    _report(write_results(config, ResultStore(root)), root)
+
+
 def cmd_summary(args: argparse.Namespace) -> None:
     from .results import format_diagnostics, format_summary, open_results, summarize
 
@@ -170,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.set_defaults(func=func)
 
+    p = sub.add_parser(
+        "rebuild",
+        help="rebuild DIR/results.nc and its figures from the point files, with the current "
+        "theory (nothing is sampled)",
+    )
+    p.add_argument("directory", help="a sweep directory (written by dgep run)")
+    p.set_defaults(func=cmd_rebuild)
     p = sub.add_parser("summary", help="mean +- SE over seeds and d -> infinity")
     p.add_argument("results")
     p.add_argument("--markdown", action="store_true", help="Markdown tables")

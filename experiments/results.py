@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .config import Config
-from .sweep import Point, ResultStore, atomic_write, paired_difference
+from .sweep import Point, ResultStore, atomic_write, paired_difference, point_values
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -28,7 +28,10 @@ LONG_NAMES = {
     "eps_theory": "Bayes-optimal error of the equivalent GLM (replica fixed point)",
     "eps_gibbs_theory": "Gibbs error of the equivalent GLM",
     "eps_theory_clean": "GLM Bayes error against the clean target",
-    "eps_theory_teacher": "per-teacher prediction (ridge at lam_bo on this teacher's rho_T)",
+    "eps_theory_teacher": "per-teacher prediction (rho_T, Delta_eff_T, offset E_x f*; THEORY.md 7)",
+    "intercept_cost_teacher": "finite-n cost of learning the output offset, in eps_theory_teacher",
+    "alpha_realised": "realised sample ratio n / d at which the theory is evaluated",
+    "offset_var_theory": "variance of the output's constant part over teachers (beta_{L+1})",
     "q_theory": "overlap q of the equivalent GLM",
     "rho_theory": "rho of the equivalent GLM (THEORY.md 3, d -> infinity)",
     "delta_eff_theory": "Delta_eff of the equivalent GLM (THEORY.md 3, d -> infinity)",
@@ -112,7 +115,7 @@ def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
         if record["status"] != "ok":
             errors[at] = record["error"]
             continue
-        for name, value in record["values"].items():
+        for name, value in point_values(config, record).items():
             values.setdefault(name, np.full(shape, np.nan))[at] = value
     for name in LONG_NAMES:  # the documented variables exist even when every point failed
         values.setdefault(name, np.full(shape, np.nan))
@@ -252,7 +255,8 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     out["eps_gibbs_theory"] = ds["eps_gibbs_theory"].mean(("seed", "d"))
     out["q_theory"] = ds["q_theory"].mean(("seed", "d"))
     out["n_seeds"] = ds["eps_bayes"].count("seed")
-    return xr.Dataset(out).assign_coords(setting_label=ds["setting_label"])
+    attrs = {"specs": ds.attrs["specs"]} if "specs" in ds.attrs else {}
+    return xr.Dataset(out, attrs=attrs).assign_coords(setting_label=ds["setting_label"])
 
 
 def equilibrium_gaps(summary: xr.Dataset) -> tuple[str, ...]:
@@ -280,14 +284,26 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
     """Per setting, one table: alpha, theory, measured eps_bayes per d (mean ± SE over seeds), its
     extrapolation d -> infinity, the paired difference to the per-teacher theory extrapolated, and
     the Nishimori gaps pooled over d and seeds (and, for mixed starts, the start gaps), and the
-    number of seeds per d. Plain text, or Markdown with ``markdown=True``."""
+    number of seeds per d. With one d there is no extrapolation: the paired difference at that d
+    is shown. A non-centred teacher gets a line on how the theory treats its output offset
+    (``theory.theory_note``). Plain text, or Markdown with ``markdown=True``."""
+    from teacher_student import TeacherSpec
+
+    from .theory import theory_note
+
+    specs = json.loads(summary.attrs.get("specs", "[]"))
     lines = []
     for s in summary["setting"].values:
         sub = summary.sel(setting=s)
         label = sub["setting_label"].item()
         lines.append(f"### setting {s}: {label}" if markdown else f"setting {s}: {label}")
+        note = theory_note(TeacherSpec.from_dict(specs[int(s)])) if int(s) < len(specs) else None
+        if note:
+            lines.append(f"note: {note}")
         ds_ = [int(d) for d in sub["d"].values]
-        head = ["alpha", "theory", *(f"d={d}" for d in ds_), "d->inf", "paired d->inf"]
+        one_d = len(ds_) == 1
+        fits = ["paired"] if one_d else ["d->inf", "paired d->inf"]
+        head = ["alpha", "theory", *(f"d={d}" for d in ds_), *fits]
         gaps = equilibrium_gaps(sub)
         head += [*(GAP_COLUMNS[g] for g in gaps), "seeds"]
         rows = []
@@ -295,7 +311,12 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
             r = sub.sel(alpha=a)
             cells = [f"{a:g}", f"{float(r['eps_theory']):.4f}"]
             cells += [_pm(r["eps_bayes"].sel(d=d), r["eps_bayes_se"].sel(d=d)) for d in ds_]
-            names = ("eps_bayes_inf", "paired_diff_inf", *(f"{g}_pooled" for g in gaps))
+            if one_d:
+                cells.append(_pm(r["paired_diff"].isel(d=0), r["paired_diff_se"].isel(d=0)))
+            names = (
+                *(() if one_d else ("eps_bayes_inf", "paired_diff_inf")),
+                *(f"{g}_pooled" for g in gaps),
+            )
             cells += [_pm(r[name], r[f"{name}_se"]) for name in names]
             cells.append("/".join(str(int(n)) for n in r["n_seeds"].values))
             rows.append(cells)

@@ -57,6 +57,18 @@ def paired_difference(values: Any) -> Any:
     return values["eps_bayes"] - values["eps_theory_teacher"]
 
 
+def point_values(config: Config, record: dict[str, Any]) -> dict[str, Any]:
+    """A finished point's values with the theory columns of the current ``gle``
+    (``theory.theory_columns``; a point without the measured teacher keeps its own)."""
+    from .theory import has_finite, theory_columns
+
+    values = dict(record["values"])
+    if has_finite(values):
+        p = Point(**record["point"])
+        values |= theory_columns(config.settings[p.setting], p.d, int(values["n"]), values)
+    return values
+
+
 def seeds_wanted(num: int, paired: np.ndarray, eps_bayes: np.ndarray, target: float) -> int:
     """Seeds one shape needs for ``SE(paired) <= target * mean(eps_bayes)``, from the ``num``
     finished ones (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy."""
@@ -78,7 +90,7 @@ def more_points(config: Config, records: Iterable[dict[str, Any]]) -> list[Point
     for record in records:
         if record["status"] == "ok":
             p = Point(**record["point"])
-            finished.setdefault((p.setting, p.d, p.alpha), []).append(record["values"])
+            finished.setdefault((p.setting, p.d, p.alpha), []).append(point_values(config, record))
     sequence = config.run.seed_sequence()
     out = []
     for shape in dict.fromkeys(p[:3] for p in sweep_points(config)):
@@ -113,10 +125,12 @@ def run_point(
 
     ``n_pad`` (see ``padded_size``) pads the training set with masked rows. Seeds:
     ``problem_seeds(seed)`` gives teacher, train and test seeds; the teacher's ``rho_T`` is
-    measured on ``teacher_inputs`` inputs from the test seed + 1.
+    measured on ``teacher_inputs`` inputs from the test seed + 1; the theory columns are
+    ``theory.theory_columns`` at the realised ``n / d``.
     """
     from bayes import measure, sample_posterior
-    from gle import bayes_optimal, equivalent_glm, teacher_prediction
+
+    from .theory import theory_columns
 
     start = time.perf_counter()
     seeds = problem_seeds(point.seed)
@@ -126,27 +140,17 @@ def run_point(
     run = sample_posterior(teacher, train, test, sampler, seed=point.seed, n_pad=n_pad)
     measured = measure(run, test, spec.channel).flat()
 
-    glm = equivalent_glm(spec)
-    fp = bayes_optimal(glm, point.alpha)
     stats = measure_teacher(teacher, teacher_inputs, seed=seeds.test + 1)
-    theory = {
-        "eps_theory": float(fp.eps_bo[0]),
-        "eps_gibbs_theory": float(fp.eps_gibbs[0]),
-        "eps_theory_clean": float(fp.eps_bo_clean[0]),
-        "q_theory": float(fp.q[0]),
-        "rho_theory": glm.rho,
-        "delta_eff_theory": glm.delta_eff,
+    teacher_values = {
         "rho_teacher": stats.rho,
         "rho_teacher_se": stats.rho_se,
         "delta_eff_teacher": stats.delta_eff,
         "mean_f_teacher": stats.mean_f,
-        "eps_theory_teacher": float(
-            teacher_prediction(point.alpha, glm, stats.rho, stats.delta_eff)[0]
-        ),
     }
     return {
         **measured,
-        **theory,
+        **teacher_values,
+        **theory_columns(spec, point.d, train.n, teacher_values),
         "n": train.n,
         "wall_s": time.perf_counter() - start,
         "sampler_s": run.timing["run_s"],

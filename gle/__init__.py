@@ -4,16 +4,20 @@ THEORY.md sections 3 and 4, numpy/scipy only (no JAX)::
 
     glm = equivalent_glm(spec)                 # rho, delta_eff, per-layer diagnostics
     fp = bayes_optimal(spec, alpha_grid)       # q, r, eps_bo, eps_gibbs, mutual_information
+    solve_glm(alpha, rho, delta_eff, noise, channel, offset)   # one GLM, a known offset c
+    solve_glm_ensemble(..., offset_var)        # averaged over c ~ N(0, offset_var)
     ds = theory_dataset(spec, alpha_grid)      # the same as an xarray.Dataset
     ridge_error(alpha, lam, glm)               # asymptotic ridge test error (Gaussian channel)
-    teacher_prediction(alpha, glm, rho_T, delta_eff_T)   # per-teacher theory (THEORY.md 7)
+    teacher_prediction(alpha, glm, rho_T, delta_eff_T, c_T, d)   # per-teacher theory
+    intercept_cost(alpha, d, glm, c_T)         # finite-n cost of learning the offset
 """
 
 from .coefficients import GaussianCoefficients, gaussian_coefficients, offset_moments
 from .curve import bayes_optimal, theory_dataset
 from .equivalent import EquivalentGLM, LayerTheory, equivalent_glm, equivalent_glm_centred
-from .fixed_point import FixedPoint, damped_iteration, solve_glm
+from .fixed_point import FixedPoint, damped_iteration, solve_glm, solve_glm_ensemble
 from .ridge import (
+    intercept_cost,
     marchenko_pastur_stieltjes,
     ridge_error,
     ridge_excess_error,
@@ -31,11 +35,13 @@ __all__ = [
     "equivalent_glm",
     "equivalent_glm_centred",
     "gaussian_coefficients",
+    "intercept_cost",
     "marchenko_pastur_stieltjes",
     "offset_moments",
     "ridge_error",
     "ridge_excess_error",
     "solve_glm",
+    "solve_glm_ensemble",
     "spectrum_stieltjes",
     "teacher_prediction",
     "theory_dataset",

@@ -9,16 +9,17 @@ import numpy as np
 from teacher_student import TeacherSpec
 
 from .equivalent import EquivalentGLM, equivalent_glm
-from .fixed_point import FixedPoint, solve_glm
+from .fixed_point import FixedPoint, solve_glm_ensemble
 
 if TYPE_CHECKING:
     import xarray as xr
 
 
 def bayes_optimal(spec: TeacherSpec | EquivalentGLM, alpha: np.ndarray | float) -> FixedPoint:
-    """The Bayes-optimal fixed point of a teacher's equivalent GLM on an alpha grid."""
+    """The Bayes-optimal fixed point of a teacher's equivalent GLM on an alpha grid: the
+    ensemble's, averaged over the output offset ``c ~ N(0, offset_var)`` (THEORY.md 4.1)."""
     glm = equivalent_glm(spec) if isinstance(spec, TeacherSpec) else spec
-    return solve_glm(alpha, glm.rho, glm.delta_eff, glm.noise, glm.channel)
+    return solve_glm_ensemble(alpha, glm.rho, glm.delta_eff, glm.noise, glm.channel, glm.offset_var)
 
 
 _VARIABLES = {
@@ -36,8 +37,8 @@ def theory_dataset(spec: TeacherSpec, alpha: np.ndarray | float) -> xr.Dataset:
     """Fixed-point predictions over ``alpha`` as an ``xarray.Dataset``.
 
     Variables ``eps_bo``, ``eps_gibbs``, ``eps_bo_clean``, ``q``, ``r``, ``mutual_information``,
-    ``converged`` (each with ``long_name``); attributes ``rho``, ``delta_eff``, ``lam_bo`` and
-    the spec as JSON.
+    ``converged`` (each with ``long_name``); attributes ``rho``, ``delta_eff``, ``offset_var``,
+    ``lam_bo`` and the spec as JSON. Averaged over the output offset (``bayes_optimal``).
     """
     import xarray as xr
 
@@ -56,6 +57,7 @@ def theory_dataset(spec: TeacherSpec, alpha: np.ndarray | float) -> xr.Dataset:
         attrs={
             "rho": glm.rho,
             "delta_eff": glm.delta_eff,
+            "offset_var": glm.offset_var,
             "lam_bo": glm.lam_bo,
             "channel": spec.channel,
             "noise": spec.noise,

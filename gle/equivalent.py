@@ -6,6 +6,7 @@
     beta_1 = 0,  v_1 = s_1 = Delta_1
     beta_{l+1} = D E_b m(b)^2,  v_{l+1} = D E_b Var_g sigma(b + g),  s_{l+1} = D E_b c(b)^2 s_l
     (D = Delta_{l+1}, Delta_{L+1} = Delta_a);   rho = s_{L+1},  delta_eff = v_{L+1} - s_{L+1}
+    offset_var = beta_{L+1}   (variance over teachers of the output's constant part c)
 
 ``equivalent_glm_centred`` is the recursion of 3.1 (exact when every mu_0 = 0, wrong for
 non-centred activations at L >= 2; kept for comparison)::
@@ -24,6 +25,8 @@ import numpy as np
 from teacher_student import TeacherSpec
 
 from .coefficients import gauss_hermite, gaussian_coefficients, offset_moments
+
+ROUND_OFF = 1e-20  # offset variances below this fraction of the fluctuation's are exactly 0
 
 
 class LayerTheory(NamedTuple):
@@ -46,6 +49,9 @@ class EquivalentGLM(NamedTuple):
 
     ``s2 = delta_eff + noise`` is the total noise of the GLM channel; ``lam_bo = s2 / rho``
     the regularisation of ridge regression that equals the Bayes-optimal estimator.
+    ``offset_var = beta_{L+1}`` is the variance over teachers of the output's x-independent
+    constant ``c`` (0 when every activation is centred): the GLM's labels are
+    ``P_out(y | z + c)`` with ``c ~ N(0, offset_var)`` (THEORY.md 3.2, 4.1).
     """
 
     rho: float
@@ -53,6 +59,7 @@ class EquivalentGLM(NamedTuple):
     channel: str
     noise: float
     layers: tuple[LayerTheory, ...]
+    offset_var: float = 0.0
 
     @property
     def s2(self) -> float:
@@ -85,12 +92,15 @@ def equivalent_glm(spec: TeacherSpec) -> EquivalentGLM:
         layers.append(LayerTheory(beta, v, s, gain2, variance - v * gain2))
         beta, v, s = float(w @ m**2), variance, gain2 * s
     D = spec.readout_var
-    return EquivalentGLM(D * s, D * (v - s), spec.channel, spec.noise, tuple(layers))
+    if beta <= ROUND_OFF * v:  # the quadrature's zero mean of an odd activation
+        beta = 0.0
+    return EquivalentGLM(D * s, D * (v - s), spec.channel, spec.noise, tuple(layers), D * beta)
 
 
 def equivalent_glm_centred(spec: TeacherSpec) -> EquivalentGLM:
-    """``rho`` and ``delta_eff`` by the centred recursion of THEORY.md 3.1 (mu_0 ignored)."""
-    r, rho, delta_eff, layers = 1.0, 1.0, 0.0, []
+    """``rho`` and ``delta_eff`` by the centred recursion of THEORY.md 3.1 (mu_0 ignored;
+    ``offset_var = Delta_a mu_{0,L}^2``, the readout of the last layer's mean alone)."""
+    r, rho, delta_eff, layers, mu0 = 1.0, 1.0, 0.0, [], 0.0
     for act, D in zip(spec.activations, spec.prior_var, strict=True):
         r, rho, delta_eff = D * r, D * rho, D * delta_eff
         mu0, mu1, mustar = gaussian_coefficients(act, r)
@@ -98,4 +108,6 @@ def equivalent_glm_centred(spec: TeacherSpec) -> EquivalentGLM:
         rho, delta_eff = rho * mu1**2, delta_eff * mu1**2 + mustar**2
         r = mu0**2 + r * mu1**2 + mustar**2
     D = spec.readout_var
-    return EquivalentGLM(D * rho, D * delta_eff, spec.channel, spec.noise, tuple(layers))
+    return EquivalentGLM(
+        D * rho, D * delta_eff, spec.channel, spec.noise, tuple(layers), D * mu0**2
+    )

@@ -66,18 +66,55 @@ def ridge_error(
     return ridge_excess_error(alpha, lam, glm.rho, glm.s2) + glm.delta_eff
 
 
+def intercept_cost(
+    alpha: np.ndarray | float,
+    d: int,
+    glm: EquivalentGLM,
+    offset_teacher: np.ndarray | float | None = None,
+) -> np.ndarray:
+    """Finite-``n`` excess error of learning the output offset ``c`` (Gaussian channel,
+    THEORY.md 7.1).
+
+    The GLM with a random intercept ``c ~ N(0, beta)`` (``beta = offset_var``) has as Bayes
+    estimator ridge at ``lam = lam_bo`` with the intercept penalised by ``1 / beta``. Its excess
+    over the same estimator without intercept, for a teacher whose offset is ``c_T``, is
+    ``(1 + t2) (c_T^2 / beta^2 + t1) / (1 / beta + t1)^2``, with (``n = alpha d``)
+    ``t1 = 1^T K^{-1} 1 = (d m(-lam) + (n - d) / lam) / rho``,
+    ``K = rho X X^T / d + s2 I``, and ``t2 = m(-lam) - lam m'(-lam)``;
+    averaged over ``c_T^2 = beta`` (``offset_teacher=None``) it is ``(1 + t2) / (1 / beta + t1)``.
+    Zero when ``offset_var = 0``; it is ``O(1 / n)`` and vanishes in the proportional limit.
+    """
+    alpha = _check_alpha(alpha)
+    beta = glm.offset_var
+    if beta == 0:
+        return np.zeros_like(alpha)
+    lam = glm.lam_bo
+    m, dm = spectrum_stieltjes(-lam, alpha)
+    t1 = d * (m + (alpha - 1) / lam) / glm.rho
+    t2 = m - lam * dm
+    c2 = beta if offset_teacher is None else np.asarray(offset_teacher, dtype=float) ** 2
+    return (1 + t2) * (c2 / beta**2 + t1) / (1 / beta + t1) ** 2
+
+
 def teacher_prediction(
-    alpha: np.ndarray | float, glm: EquivalentGLM, rho_teacher: float, delta_eff_teacher: float
+    alpha: np.ndarray | float,
+    glm: EquivalentGLM,
+    rho_teacher: float,
+    delta_eff_teacher: float,
+    offset_teacher: float = 0.0,
+    d: int | None = None,
 ) -> np.ndarray:
     """Bayes error predicted for one given teacher (THEORY.md 7).
 
     Gaussian channel (exact to leading order): the ensemble's Bayes estimator, ridge at
     ``lam_bo = s2 / rho``, on a truth with the teacher's ``rho_T`` and noise
-    ``delta_eff_T + Delta``: ``eps_T = e_T + delta_eff_T``.
+    ``delta_eff_T + Delta``: ``eps_T = e_T + delta_eff_T``; with ``d`` given, plus the finite-size
+    cost of learning the teacher's offset ``c_T = offset_teacher`` (``intercept_cost``).
     Sign channel (a plug-in approximation, not derived): the fixed point's ``eps_bo`` of a GLM
-    with ``rho_T`` and ``delta_eff_T``.
+    with ``rho_T``, ``delta_eff_T`` and the known offset ``c_T`` (THEORY.md 4.1).
     """
     rho_t, de_t = max(rho_teacher, 1e-12), max(delta_eff_teacher, 0.0)
     if glm.channel == "gaussian":
-        return ridge_excess_error(alpha, glm.lam_bo, rho_t, de_t + glm.noise) + de_t
-    return solve_glm(alpha, rho_t, de_t, glm.noise, glm.channel).eps_bo
+        eps = ridge_excess_error(alpha, glm.lam_bo, rho_t, de_t + glm.noise) + de_t
+        return eps if d is None else eps + intercept_cost(alpha, d, glm, offset_teacher)
+    return solve_glm(alpha, rho_t, de_t, glm.noise, glm.channel, offset_teacher).eps_bo
