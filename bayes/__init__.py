@@ -1,6 +1,6 @@
 """The posterior of the deep student (NumPyro NUTS/HMC on JAX) and what it measures.
 
-THEORY.md sections 2 and 5::
+docs/theory.md sections 2 and 5::
 
     run = sample_posterior(teacher, train, test, SamplerConfig(num_chains=2), seed=0)
     m = measure(run, test, spec.channel)        # eps_bayes, eps_gibbs, overlaps, Nishimori gaps

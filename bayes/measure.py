@@ -1,14 +1,14 @@
-"""What a posterior run measures, with standard errors and diagnostics (THEORY.md 2, 5).
+"""What a posterior run measures, with standard errors and diagnostics (docs/theory.md 2, 5).
 
 * ``eps_bayes_raw``: error of the average of the ``M`` kept draws' predictors; regression
   against the clean ``f*``, sign channel against the fresh noisy label (and ``eps_bayes_clean``
   against ``sign f*``).
 * ``eps_bayes`` (regression): ``eps_bayes_raw / (1 + 1/M_eff)``, since
-  ``E (f* - mean_s f_s)^2 = eps_bo (1 + 1/M)`` (THEORY.md 2), with ``M_eff`` the median bulk ESS of
+  ``E (f* - mean_s f_s)^2 = eps_bo (1 + 1/M)`` (docs/theory.md 2), with ``M_eff`` the median bulk ESS of
   the outputs at the probe points. For the sign channel no such correction exists: it equals
   the raw value (the majority vote of ``M_eff`` draws, slightly above the Bayes error).
 * ``eps_gibbs``: the mean single-draw error.
-* Overlaps of linear parts (THEORY.md 5) from the two test halves A and B:
+* Overlaps of linear parts (docs/theory.md 5) from the two test halves A and B:
   ``m_A(f) . m_B(g)`` with ``m_H(f) = sum_{x in H} x f(x) / N_H`` is unbiased for
   ``theta_lin(f) . theta_lin(g) / d``. ``overlap_st``: draw with teacher; ``overlap_ss``: draws
   of different chains at the same index (or, with one chain, draws half a chain apart);
@@ -18,7 +18,7 @@
 * Start gaps (``init = "mixed"``): ``eps_gibbs`` and ``overlap_st`` of the chains started at the
   teacher minus those of the chains started from the prior, each with its standard error (the
   two groups' Monte-Carlo errors in quadrature). The informed chains are in equilibrium from
-  their first step (THEORY.md 5), so a gap beyond the errors says that the uninformed chains
+  their first step (docs/theory.md 5), so a gap beyond the errors says that the uninformed chains
   have not thermalised; ``start_gap_z_max`` in the diagnostics is the larger ``|gap| / se``
   (NaN when all chains start alike).
 * Diagnostics with ArviZ: R-hat and bulk ESS of each per-draw observable, divergences, tree

@@ -1,4 +1,4 @@
-"""The Bayes-optimal student: the teacher's architecture, priors and channel (THEORY.md 1).
+"""The Bayes-optimal student: the teacher's architecture, priors and channel (docs/theory.md 1).
 
 The sampler sees standard-normal coordinates ``z``: one flat vector holding every weight divided
 by its prior standard deviation, so the prior is ``N(0, I)`` and the weights

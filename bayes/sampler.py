@@ -1,4 +1,4 @@
-"""NUTS/HMC on the student posterior, compiled once per shape (THEORY.md 2, 5).
+"""NUTS/HMC on the student posterior, compiled once per shape (docs/theory.md 2, 5).
 
 The kernel is NumPyro's (``numpyro.infer.hmc.hmc``: NUTS or HMC with step-size and diagonal
 mass-matrix adaptation); the driver here runs warmup and sampling in blocks of at most
@@ -12,7 +12,7 @@ draw, records only the observables the theory predicts, never the weights (unles
 * the Gibbs error of the draw (for the sign channel averaged over the draw's own label noise:
   ``mean_x Phi(-y f / sqrt(Delta))``);
 * ``sum_{x in A} x f(x)`` and ``sum_{x in B} x f(x)`` over two halves A, B of the test inputs,
-  from which every linear-part overlap is estimated without bias (THEORY.md 5);
+  from which every linear-part overlap is estimated without bias (docs/theory.md 5);
 * ``f`` at a few probe test points (for the effective sample size of the posterior mean);
 * NUTS statistics: leapfrog steps, acceptance, divergence, step size, potential energy and the
   Hamiltonian (total energy) of the draw.
@@ -70,12 +70,12 @@ def _final_window(num_warmup: int) -> int:
 class SamplerConfig:
     """Settings of a posterior run; every field is validated with a message naming it.
 
-    ``init``: ``teacher`` (informed start: the chain starts in equilibrium, THEORY.md 5),
+    ``init``: ``teacher`` (informed start: the chain starts in equilibrium, docs/theory.md 5),
     ``prior`` (a fresh prior draw per chain), ``zero`` (``1e-2`` times a normal draw per chain) or
     ``mixed``: the even chains (0, 2, ...) at the teacher, the odd ones from a fresh prior draw
     (``num_chains >= 2``), so that the run itself tells whether it looks thermalised: in
     equilibrium the informed and uninformed chains agree within their Monte-Carlo errors
-    (``measure``'s start gaps, THEORY.md 5).
+    (``measure``'s start gaps, docs/theory.md 5).
     ``kernel``: ``nuts``, or ``hmc`` with ``num_steps`` leapfrog steps or, when
     ``trajectory_length`` is set, that integration time per draw, drawn uniformly from
     ``trajectory_length x [1 - HMC_JITTER, 1 + HMC_JITTER]`` (no resonance with any direction's

@@ -34,7 +34,7 @@ def cmd_theory(args: argparse.Namespace) -> None:
 
     from gle import theory_dataset
 
-    config = load_config(args.config, sampler=False)
+    config = load_config(args.config, sampler=False, overrides=args.set)
     alphas = _alpha_range(args.alpha) if args.alpha else config.alphas
     datasets = []
     for spec in config.settings:
@@ -100,7 +100,7 @@ def _run(config: Config, out: Path, args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
+    config = load_config(args.config, overrides=args.set)
     _run(config, Path(args.out or Path("runs") / Path(args.config).stem), args)
 
 
@@ -121,7 +121,11 @@ def cmd_rebuild(args: argparse.Namespace) -> None:
         raise FileNotFoundError(
             f"{root}: no config.json (not a sweep directory written by dgep run)"
         )
-    config = Config(json.loads(path.read_text()), str(path))
+    raw = json.loads(path.read_text())
+    provenance = raw.pop("provenance", {})
+    config = Config(
+        raw, provenance.get("source", str(path)), overrides=provenance.get("overrides", ())
+    )
     _report(write_results(config, ResultStore(root)), root)
 
 
@@ -150,6 +154,17 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote {plot_nishimori(ds, out.with_name(out.stem + '_nishimori.png'))}")
 
 
+def _set_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="override one key of the config (a TOML value; none restores the default; "
+        "teacher[I].KEY for one setting); repeatable; stored in the run's config.json",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dgep",
@@ -158,8 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("theory", help="GLM fixed-point predictions over alpha")
-    p.add_argument("config")
+    p.add_argument("config", help="a TOML configuration (docs/configuration.md)")
     p.add_argument("--alpha", help="START:STOP:NUM (overrides [data].alpha)")
+    _set_argument(p)
     p.add_argument("--out", help="write the theory dataset (netCDF)")
     p.set_defaults(func=cmd_theory)
 
@@ -169,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=helptext)
         if name == "run":
-            p.add_argument("config")
+            p.add_argument("config", help="a TOML configuration (docs/configuration.md)")
             p.add_argument("--out", help="output directory (default runs/CONFIG_NAME)")
+            _set_argument(p)
         else:
             p.add_argument(
                 "--out",

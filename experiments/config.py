@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -121,10 +122,15 @@ class Config:
     """A validated configuration: teacher settings, data, sampler and run settings."""
 
     def __init__(
-        self, raw: dict[str, Any], source: str = "config", *, sampler: bool = True
+        self,
+        raw: dict[str, Any],
+        source: str = "config",
+        *,
+        sampler: bool = True,
+        overrides: Sequence[str] = (),
     ) -> None:
         self.source = source
-        self.raw = raw
+        self.overrides = tuple(overrides)  # the --set items applied to the file (provenance)
         known = {"teacher", "data", "sampler", "run"}
         for key in raw:
             if key not in known:
@@ -190,13 +196,15 @@ class Config:
         return self.data.alpha
 
     def to_json(self) -> str:
-        """Canonical JSON of the validated configuration."""
+        """Canonical JSON of the validated configuration, with its ``provenance``: the file it
+        was read from and the ``--set`` overrides applied (not part of any point's identity)."""
         return json.dumps(
             {
                 "teacher": [s.to_dict() for s in self.settings],
                 "data": self.data.model_dump(),
                 "sampler": self.sampler.to_dict(),
                 "run": self.run.model_dump(),
+                "provenance": {"source": self.source, "overrides": list(self.overrides)},
             },
             sort_keys=True,
         )
@@ -211,6 +219,7 @@ def point_identity(config_json: str) -> dict[str, Any]:
     from bayes import SamplerConfig
 
     raw = json.loads(config_json)
+    raw.pop("provenance", None)
     raw["sampler"] = SamplerConfig(**SamplerConfig.BEFORE_FIELD | raw["sampler"]).to_dict()
     for name in RunTable.NOT_IN_POINTS:
         raw["run"].pop(name, None)
@@ -238,22 +247,62 @@ def identity_differences(stored_json: str, given_json: str) -> list[str]:
     ]
 
 
-def parse_config(text: str, source: str = "config", *, sampler: bool = True) -> Config:
-    """Validate TOML text; ``sampler=False`` skips the ``[sampler]`` table (theory only)."""
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``raw`` with each ``TABLE.KEY=VALUE`` of ``overrides`` set (``VALUE`` a TOML value, e.g.
+    ``data.d=[60, 90]``, ``sampler.kernel="hmc"``; ``none`` removes the key, so its default
+    applies). ``teacher.KEY`` sets the key of every teacher setting, ``teacher[I].KEY`` of
+    setting ``I`` (from 0). The result is validated like a file."""
+    out = json.loads(json.dumps(raw))  # a deep copy of TOML data
+    for item in overrides:
+        path, sep, text = item.partition("=")
+        table, dot, key = path.strip().partition(".")
+        if not (sep and dot and table and key):
+            raise ConfigError(f"--set {item!r}: expected TABLE.KEY=VALUE, e.g. data.d=[60, 90]")
+        index = None
+        if table.startswith("teacher[") and table.endswith("]"):
+            table, index = "teacher", table[len("teacher[") : -1]
+        if text.strip() == "none":
+            value = None
+        else:
+            try:
+                value = tomllib.loads(f"v = {text}")["v"]
+            except tomllib.TOMLDecodeError:
+                raise ConfigError(f"--set {item!r}: {text!r} is not a TOML value") from None
+        targets = out.setdefault(table, {})
+        targets = targets if isinstance(targets, list) else [targets]
+        if index is not None:
+            if not (index.isdigit() and int(index) < len(targets)):
+                raise ConfigError(f"--set {item!r}: no teacher setting {index}")
+            targets = [targets[int(index)]]
+        for target in targets:
+            if value is None:
+                target.pop(key, None)
+            else:
+                target[key] = value
+    return out
+
+
+def parse_config(
+    text: str, source: str = "config", *, sampler: bool = True, overrides: Sequence[str] = ()
+) -> Config:
+    """Validate TOML text with ``overrides`` applied (``apply_overrides``); ``sampler=False``
+    skips the ``[sampler]`` table (theory only)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{source}: not valid TOML: {err}") from None
-    return Config(raw, source, sampler=sampler)
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+    return Config(raw, source, sampler=sampler, overrides=overrides)
 
 
-def load_config(path: str | Path, *, sampler: bool = True) -> Config:
+def load_config(path: str | Path, *, sampler: bool = True, overrides: Sequence[str] = ()) -> Config:
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
-    return parse_config(text, str(path), sampler=sampler)
+    return parse_config(text, str(path), sampler=sampler, overrides=overrides)
 
 
 BUILTIN_CONFIGS = Path(__file__).parent / "configs"

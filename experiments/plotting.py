@@ -108,7 +108,7 @@ def plot_comparison(ds: xr.Dataset, out: str | Path) -> Path:
 
 
 def plot_nishimori(ds: xr.Dataset, out: str | Path) -> Path:
-    """Per setting, the Nishimori gaps (THEORY.md 5) against alpha, mean +- SE over seeds per d:
+    """Per setting, the Nishimori gaps (docs/theory.md 5) against alpha, mean +- SE over seeds per d:
     ``eps_gibbs - 2 eps_bayes`` (regression) and ``overlap_st - overlap_ss``, and with mixed
     starts the start gaps (teacher- minus prior-started chains). Zero within error bars is what
     equilibrium in the Bayes-optimal setting gives, at any size."""

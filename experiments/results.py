@@ -28,13 +28,13 @@ LONG_NAMES = {
     "eps_theory": "Bayes-optimal error of the equivalent GLM (replica fixed point)",
     "eps_gibbs_theory": "Gibbs error of the equivalent GLM",
     "eps_theory_clean": "GLM Bayes error against the clean target",
-    "eps_theory_teacher": "per-teacher prediction (rho_T, Delta_eff_T, offset E_x f*; THEORY.md 7)",
+    "eps_theory_teacher": "per-teacher prediction (rho_T, Delta_eff_T, offset E_x f*; docs/theory.md 7)",
     "intercept_cost_teacher": "finite-n cost of learning the output offset, in eps_theory_teacher",
     "alpha_realised": "realised sample ratio n / d at which the theory is evaluated",
     "offset_var_theory": "variance of the output's constant part over teachers (beta_{L+1})",
     "q_theory": "overlap q of the equivalent GLM",
-    "rho_theory": "rho of the equivalent GLM (THEORY.md 3, d -> infinity)",
-    "delta_eff_theory": "Delta_eff of the equivalent GLM (THEORY.md 3, d -> infinity)",
+    "rho_theory": "rho of the equivalent GLM (docs/theory.md 3, d -> infinity)",
+    "delta_eff_theory": "Delta_eff of the equivalent GLM (docs/theory.md 3, d -> infinity)",
     "overlap_st": "student-teacher overlap of linear parts",
     "overlap_st_se": "Monte-Carlo standard error of overlap_st",
     "overlap_ss": "student-student overlap of linear parts (independent chains)",
@@ -228,7 +228,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     """Per (setting, d, alpha): mean and SE over seeds of the measured errors, of the paired
     difference ``eps_bayes - eps_theory_teacher``, and per (setting, alpha) their extrapolation
     to ``d -> infinity`` (``*_inf``, ``*_inf_se``) next to the ensemble theory. The Nishimori gaps
-    (zero in expectation at any size, THEORY.md 5) are also pooled over d and seeds
+    (zero in expectation at any size, docs/theory.md 5) are also pooled over d and seeds
     (``*_pooled``, ``*_pooled_se``), and so are the start gaps of mixed-start runs (zero in
     equilibrium)."""
     import xarray as xr

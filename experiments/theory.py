@@ -47,7 +47,7 @@ def _ensemble(spec: TeacherSpec, alpha: float):
 
 
 def theory_columns(spec: TeacherSpec, d: int, n: int, teacher: Mapping[str, float]) -> dict:
-    """Ensemble and per-teacher theory of one point (THEORY.md 4, 4.1, 7, 7.1).
+    """Ensemble and per-teacher theory of one point (docs/theory.md 4, 4.1, 7, 7.1).
 
     ``teacher`` maps ``TEACHER_COLUMNS`` to the measured values. The ensemble columns average
     over the output offset ``c ~ N(0, offset_var)`` (sign channel); the per-teacher prediction
@@ -84,10 +84,10 @@ def theory_note(spec: TeacherSpec) -> str | None:
     how = (
         "the sign channel's theory averages over it, the per-teacher theory uses E_x f*; at "
         "small n the offset is not yet learned and errors lie between these and the centred "
-        "ones (THEORY.md 4.1)"
+        "ones (docs/theory.md 4.1)"
         if glm.channel == "sign"
         else "it leaves the asymptotic error unchanged; the per-teacher theory adds its "
-        "finite-n learning cost (THEORY.md 7.1)"
+        "finite-n learning cost (docs/theory.md 7.1)"
     )
     return f"{spec.label()}: the output has a constant part of variance {glm.offset_var:.4g}: {how}"
 

@@ -1,6 +1,6 @@
 """The Gaussian-equivalence side: equivalent GLM and its Bayes-optimal fixed point.
 
-THEORY.md sections 3 and 4, numpy/scipy only (no JAX)::
+docs/theory.md sections 3 and 4, numpy/scipy only (no JAX)::
 
     glm = equivalent_glm(spec)                 # rho, delta_eff, per-layer diagnostics
     fp = bayes_optimal(spec, alpha_grid)       # q, r, eps_bo, eps_gibbs, mutual_information

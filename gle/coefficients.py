@@ -1,4 +1,4 @@
-"""Gaussian moments of activations (THEORY.md section 3).
+"""Gaussian moments of activations (docs/theory.md section 3).
 
 For ``g ~ N(0, v)`` and an offset ``b``::
 
@@ -118,7 +118,7 @@ class GaussianCoefficients(NamedTuple):
 
 
 def gaussian_coefficients(activation: str | Activation, r: float = 1.0) -> GaussianCoefficients:
-    """Hermite coefficients of ``sigma`` at ``h ~ N(0, r)`` (THEORY.md 3).
+    """Hermite coefficients of ``sigma`` at ``h ~ N(0, r)`` (docs/theory.md 3).
 
     ``mu_0 = E sigma(h)``, ``mu_1 = E[h sigma(h)]/r``, ``mu_*^2 = E sigma^2 - mu_0^2 - r mu_1^2``.
     """

@@ -1,4 +1,4 @@
-"""Theory curves as xarray datasets (THEORY.md 3 and 4)."""
+"""Theory curves as xarray datasets (docs/theory.md 3 and 4)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def bayes_optimal(spec: TeacherSpec | EquivalentGLM, alpha: np.ndarray | float) -> FixedPoint:
     """The Bayes-optimal fixed point of a teacher's equivalent GLM on an alpha grid: the
-    ensemble's, averaged over the output offset ``c ~ N(0, offset_var)`` (THEORY.md 4.1)."""
+    ensemble's, averaged over the output offset ``c ~ N(0, offset_var)`` (docs/theory.md 4.1)."""
     glm = equivalent_glm(spec) if isinstance(spec, TeacherSpec) else spec
     return solve_glm_ensemble(alpha, glm.rho, glm.delta_eff, glm.noise, glm.channel, glm.offset_var)
 

@@ -1,4 +1,4 @@
-"""The equivalent GLM of a deep teacher: ``rho`` and ``delta_eff`` (THEORY.md 3.1, 3.2).
+"""The equivalent GLM of a deep teacher: ``rho`` and ``delta_eff`` (docs/theory.md 3.1, 3.2).
 
 ``equivalent_glm`` uses the offset recursion of 3.2, valid for any activation: with offsets
 ``b ~ N(0, beta_l)`` and fluctuations ``g ~ N(0, v_l)``::
@@ -45,13 +45,13 @@ class LayerTheory(NamedTuple):
 
 
 class EquivalentGLM(NamedTuple):
-    """The GLM equivalent to a teacher spec (THEORY.md 3.3).
+    """The GLM equivalent to a teacher spec (docs/theory.md 3.3).
 
     ``s2 = delta_eff + noise`` is the total noise of the GLM channel; ``lam_bo = s2 / rho``
     the regularisation of ridge regression that equals the Bayes-optimal estimator.
     ``offset_var = beta_{L+1}`` is the variance over teachers of the output's x-independent
     constant ``c`` (0 when every activation is centred): the GLM's labels are
-    ``P_out(y | z + c)`` with ``c ~ N(0, offset_var)`` (THEORY.md 3.2, 4.1).
+    ``P_out(y | z + c)`` with ``c ~ N(0, offset_var)`` (docs/theory.md 3.2, 4.1).
     """
 
     rho: float
@@ -76,7 +76,7 @@ class EquivalentGLM(NamedTuple):
 
 
 def equivalent_glm(spec: TeacherSpec) -> EquivalentGLM:
-    """``rho`` and ``delta_eff`` of ``spec`` by the offset recursion (THEORY.md 3.2).
+    """``rho`` and ``delta_eff`` of ``spec`` by the offset recursion (docs/theory.md 3.2).
 
     The state ``(beta, v, s)`` starts at the inputs, ``(0, 1, 1)``; each layer multiplies it by
     its prior variance and then applies its activation; the readout multiplies by ``Delta_a``.
@@ -98,7 +98,7 @@ def equivalent_glm(spec: TeacherSpec) -> EquivalentGLM:
 
 
 def equivalent_glm_centred(spec: TeacherSpec) -> EquivalentGLM:
-    """``rho`` and ``delta_eff`` by the centred recursion of THEORY.md 3.1 (mu_0 ignored;
+    """``rho`` and ``delta_eff`` by the centred recursion of docs/theory.md 3.1 (mu_0 ignored;
     ``offset_var = Delta_a mu_{0,L}^2``, the readout of the last layer's mean alone)."""
     r, rho, delta_eff, layers, mu0 = 1.0, 1.0, 0.0, [], 0.0
     for act, D in zip(spec.activations, spec.prior_var, strict=True):

@@ -1,4 +1,4 @@
-"""Replica-symmetric fixed point of the Gaussian-prior GLM (THEORY.md section 4).
+"""Replica-symmetric fixed point of the Gaussian-prior GLM (docs/theory.md section 4).
 
 Order parameters: the overlap ``q`` (``0 <= q <= rho``) and its conjugate ``r``, with
 ``q = rho^2 r / (1 + rho r)``. Everything is solved in the excess ``e = rho - q``, which the
@@ -31,12 +31,12 @@ class ChannelSolution(NamedTuple):
 
 
 class GaussianChannel:
-    """``P_out(y | z) = N(y; z + c, s2)`` (THEORY.md 4, closed form).
+    """``P_out(y | z) = N(y; z + c, s2)`` (docs/theory.md 4, closed form).
 
     ``r = alpha / (s2 + e)`` and ``e^2 + e B - rho s2 = 0`` with ``B = s2 + rho (alpha - 1)``,
     so ``e = 2 rho s2 / (B + sqrt(B^2 + 4 rho s2))`` (``rho (1 - alpha)_+`` at ``s2 = 0``).
     A known offset ``c`` shifts every label and nothing else: the fixed point, the information
-    and the errors do not depend on it (THEORY.md 4.1).
+    and the errors do not depend on it (docs/theory.md 4.1).
     """
 
     name = "gaussian"
@@ -123,7 +123,7 @@ def probit_entropy(a: np.ndarray, b: np.ndarray | float = 0.0) -> np.ndarray:
 
 class SignChannel:
     """``P_out(y | z) = Phi(y (z + c) / sqrt(s2))``: the probit channel with a known output offset
-    ``c`` (THEORY.md 4.1); the sign channel at ``s2 = 0``, the centred one at ``c = 0``.
+    ``c`` (docs/theory.md 4.1); the sign channel at ``s2 = 0``, the centred one at ``c = 0``.
 
     With ``S2 = s2 + e``, ``a = sqrt(q / S2)`` and ``b = c / sqrt(S2)``:
     ``r = (alpha / S2) J(a, b)``. The fixed point ``e = rho / (1 + rho r(e))`` is bracketed in
@@ -183,7 +183,7 @@ class SignChannel:
         rho: float, s2: float, excess: np.ndarray, offset: np.ndarray | float = 0.0
     ) -> np.ndarray:
         """``I_out = E h2(Phi(a xi + c / sqrt(S2))) - E h2(Phi(sqrt(rho / s2) xi + c / sqrt(s2)))``
-        (THEORY.md 4.1): the label's entropy given the estimate minus that given the signal."""
+        (docs/theory.md 4.1): the label's entropy given the estimate minus that given the signal."""
         S2 = s2 + excess
         a = np.sqrt(np.clip(rho - excess, 0, None) / S2)
         given_estimate = probit_entropy(a, offset / np.sqrt(S2))
@@ -199,7 +199,7 @@ class SignChannel:
         excess: np.ndarray,
         offset: np.ndarray | float = 0.0,
     ) -> tuple:
-        """Errors against a fresh noisy label and against the clean ``sign f*`` (THEORY.md 4.1).
+        """Errors against a fresh noisy label and against the clean ``sign f*`` (docs/theory.md 4.1).
 
         With ``h = c / sqrt(rho + s2)`` and Owen's ``T``:
         ``eps_bo = 2 T(h, sqrt((s2 + e) / q))``, ``eps_gibbs = 4 T(h, sqrt((1 - k) / (1 + k)))``
@@ -262,7 +262,7 @@ def solve_glm(
     """Bayes-optimal fixed point of the GLM with prior ``N(0, rho)``, noise ``s2`` and a known
     output offset ``c`` (``offset``; it broadcasts against ``alpha``).
 
-    Mutual information per dimension (THEORY.md 4):
+    Mutual information per dimension (docs/theory.md 4):
     ``i = (1/2) ln(1 + r rho) + alpha I_out(q) - r (rho - q) / 2``.
     """
     alpha = _check_alpha(alpha)
@@ -305,7 +305,7 @@ def solve_glm_ensemble(
     nodes: int = OFFSET_NODES,
 ) -> FixedPoint:
     """The fixed point averaged over a random output offset ``c ~ N(0, offset_var)``, known to
-    the student (THEORY.md 4.1): every field of ``FixedPoint`` is ``E_c`` of its value at ``c``
+    the student (docs/theory.md 4.1): every field of ``FixedPoint`` is ``E_c`` of its value at ``c``
     (the average of the errors, not the errors at the average ``q``); ``converged`` is the
     conjunction over ``c``. Everything is even in ``c`` and smooth on ``c >= 0`` but not at
     ``c = 0`` (at ``q = 0``, ``eps_bo = Phi(-|c| / sqrt(rho + s2))``), so the average is

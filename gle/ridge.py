@@ -1,4 +1,4 @@
-"""Asymptotic ridge regression and the per-teacher prediction (THEORY.md sections 4 and 7).
+"""Asymptotic ridge regression and the per-teacher prediction (docs/theory.md sections 4 and 7).
 
 Ridge ``argmin_w sum_mu (y_mu - w.x_mu/sqrt(d))^2 + lam |w|^2`` on data with a linear truth of
 variance ``rho`` and noise of variance ``sigma2`` has the asymptotic excess error
@@ -73,7 +73,7 @@ def intercept_cost(
     offset_teacher: np.ndarray | float | None = None,
 ) -> np.ndarray:
     """Finite-``n`` excess error of learning the output offset ``c`` (Gaussian channel,
-    THEORY.md 7.1).
+    docs/theory.md 7.1).
 
     The GLM with a random intercept ``c ~ N(0, beta)`` (``beta = offset_var``) has as Bayes
     estimator ridge at ``lam = lam_bo`` with the intercept penalised by ``1 / beta``. Its excess
@@ -104,14 +104,14 @@ def teacher_prediction(
     offset_teacher: float = 0.0,
     d: int | None = None,
 ) -> np.ndarray:
-    """Bayes error predicted for one given teacher (THEORY.md 7).
+    """Bayes error predicted for one given teacher (docs/theory.md 7).
 
     Gaussian channel (exact to leading order): the ensemble's Bayes estimator, ridge at
     ``lam_bo = s2 / rho``, on a truth with the teacher's ``rho_T`` and noise
     ``delta_eff_T + Delta``: ``eps_T = e_T + delta_eff_T``; with ``d`` given, plus the finite-size
     cost of learning the teacher's offset ``c_T = offset_teacher`` (``intercept_cost``).
     Sign channel (a plug-in approximation, not derived): the fixed point's ``eps_bo`` of a GLM
-    with ``rho_T``, ``delta_eff_T`` and the known offset ``c_T`` (THEORY.md 4.1).
+    with ``rho_T``, ``delta_eff_T`` and the known offset ``c_T`` (docs/theory.md 4.1).
     """
     rho_t, de_t = max(rho_teacher, 1e-12), max(delta_eff_teacher, 0.0)
     if glm.channel == "gaussian":

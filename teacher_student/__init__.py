@@ -1,4 +1,4 @@
-"""Teacher networks and data in the proportional regime (THEORY.md sections 1, 3.3, 5).
+"""Teacher networks and data in the proportional regime (docs/theory.md sections 1, 3.3, 5).
 
 Public API::
 

@@ -1,4 +1,4 @@
-"""Activation functions, each defined once for numpy and JAX (THEORY.md section 1).
+"""Activation functions, each defined once for numpy and JAX (docs/theory.md section 1).
 
 An activation is a function ``fn(x, xp)`` of an array ``x`` and an array namespace ``xp``
 (``numpy`` or ``jax.numpy``). The same definition is used by the numpy teacher, by the

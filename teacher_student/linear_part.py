@@ -1,4 +1,4 @@
-"""The linear part of a network and its overlaps (THEORY.md section 5).
+"""The linear part of a network and its overlaps (docs/theory.md section 5).
 
 ``theta_lin(W) = sqrt(d) E_x[x f(x; W)]``. From ``N`` Gaussian inputs ``x_mu`` with outputs
 ``f_mu``, ``g_mu`` the U-statistic
@@ -33,7 +33,7 @@ def linear_overlaps(x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
 
 
 class TeacherStats(NamedTuple):
-    """Measured properties of one teacher (THEORY.md 7).
+    """Measured properties of one teacher (docs/theory.md 7).
 
     ``rho`` = ``|theta_lin(W*)|^2 / d``; ``delta_eff`` = ``Var_x f* - rho``; ``rho_se`` is the
     standard error of ``rho`` from the finite number of inputs ``num_inputs``.

@@ -1,6 +1,6 @@
 """The forward pass of the network, shared by the numpy teacher and the JAX student.
 
-THEORY.md section 1::
+docs/theory.md section 1::
 
     h_1 = W_1 x / sqrt(d),   h_l = W_l sigma_{l-1}(h_{l-1}) / sqrt(k_{l-1}),
     f(x) = a . sigma_L(h_L) / sqrt(k_L)

@@ -1,4 +1,4 @@
-"""The one specification of a teacher network (THEORY.md section 1).
+"""The one specification of a teacher network (docs/theory.md section 1).
 
 Architecture (one activation per hidden layer, width ratios ``gamma_l = k_l / d``), Gaussian
 priors (``Delta_l`` per layer, ``Delta_a`` for the readout) and the output channel
@@ -47,7 +47,7 @@ def check_dimension(d: Any) -> int:
 
 @dataclass(frozen=True)
 class TeacherSpec:
-    """Immutable, validated teacher specification (THEORY.md section 1).
+    """Immutable, validated teacher specification (docs/theory.md section 1).
 
     ``activations[l]`` is sigma_{l+1}; the depth is ``L = len(activations)`` (``L = 0`` is the
     linear model ``f = a . x / sqrt(d)``, whose posterior is Gaussian). ``widths[l]`` is

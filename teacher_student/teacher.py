@@ -1,4 +1,4 @@
-"""Teachers (deep network or equivalent GLM) and the data they generate (THEORY.md 1, 3.3).
+"""Teachers (deep network or equivalent GLM) and the data they generate (docs/theory.md 1, 3.3).
 
 Reproducibility. Every random stream comes from ``numpy.random.SeedSequence(seed,
 spawn_key=(stream,))`` with a fixed stream number, so
@@ -64,7 +64,7 @@ def num_samples(alpha: float, d: int) -> int:
 
 
 def apply_channel(f: np.ndarray, channel: str, noise: float, xi: np.ndarray) -> np.ndarray:
-    """Labels through the output channel (THEORY.md 1): ``f + sqrt(Delta) xi`` or its sign.
+    """Labels through the output channel (docs/theory.md 1): ``f + sqrt(Delta) xi`` or its sign.
 
     ``sign(0)`` is taken as +1 so that every label is +-1.
     """
@@ -142,7 +142,7 @@ def sample_teacher(spec: TeacherSpec, d: int, seed: int) -> Teacher:
 
 @dataclass(frozen=True, eq=False)
 class GLMTeacher:
-    """The equivalent GLM of a deep teacher (THEORY.md 3.3).
+    """The equivalent GLM of a deep teacher (docs/theory.md 3.3).
 
     ``f*(x) = theta . x / sqrt(d) + sqrt(delta_eff) eta`` with ``theta ~ N(0, rho I_d)`` and
     ``eta ~ N(0, 1)`` fresh per sample; labels go through the spec's channel with its noise.
