@@ -1,4 +1,4 @@
-"""The ``dgep`` command line: theory, run, demo, rebuild, summary, compare, plot.
+"""The ``dgep`` command line: theory, check, run, demo, rebuild, summary, compare, plot.
 
 Bad input ends with one line ``dgep: error: ...`` naming the key and value, exit code 2; a
 warning (e.g. ``bayes.ShortWarmupWarning``) is one line ``dgep: warning: ...``.
@@ -85,7 +85,10 @@ class FailedPointsError(Exception):
 
 
 def _run(config: Config, out: Path, args: argparse.Namespace) -> None:
+    from .preflight import plan
     from .sweep import ResultStore, run_sweep
+
+    plan(config)  # every config error before anything is sampled or written
 
     results = run_sweep(
         config, out, fresh=args.fresh, scheduler=args.scheduler, progress=not args.no_progress
@@ -102,6 +105,15 @@ def _run(config: Config, out: Path, args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     config = load_config(args.config, overrides=args.set)
     _run(config, Path(args.out or Path("runs") / Path(args.config).stem), args)
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    from .preflight import format_plan, plan
+
+    config = load_config(args.config, overrides=args.set)
+    print(format_plan(config, plan(config)))
+    config.sampler.check_warmup()
+    print("configuration ok; nothing sampled")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -149,9 +161,21 @@ def cmd_plot(args: argparse.Namespace) -> None:
     from .results import open_results
 
     ds = open_results(args.results)
-    out = Path(args.out or Path(args.results).with_suffix(".png"))
+    source = (
+        Path(args.results) / "results.nc" if Path(args.results).is_dir() else Path(args.results)
+    )
+    out = Path(args.out or source.with_suffix(".png"))
     print(f"wrote {plot_comparison(ds, out)}")
     print(f"wrote {plot_nishimori(ds, out.with_name(out.stem + '_nishimori.png'))}")
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("dgep")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _set_argument(parser: argparse.ArgumentParser) -> None:
@@ -171,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bayesian deep networks in the proportional regime against their "
         "equivalent GLM.",
     )
+    parser.add_argument("--version", action="version", version=f"dgep {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("theory", help="GLM fixed-point predictions over alpha")
     p.add_argument("config", help="a TOML configuration (docs/configuration.md)")
@@ -204,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser(
+        "check", help="check a configuration: points, n, time and memory estimates, warnings"
+    )
+    p.add_argument("config", help="a TOML configuration (docs/configuration.md)")
+    _set_argument(p)
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser(
         "rebuild",
         help="rebuild DIR/results.nc and its figures from the point files, with the current "
         "theory (nothing is sampled)",
@@ -211,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory", help="a sweep directory (written by dgep run)")
     p.set_defaults(func=cmd_rebuild)
     p = sub.add_parser("summary", help="mean +- SE over seeds and d -> infinity")
-    p.add_argument("results")
+    p.add_argument("results", help="a results.nc, or a sweep directory holding one")
     p.add_argument("--markdown", action="store_true", help="Markdown tables")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser(
@@ -222,8 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="Markdown table")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("plot", help="figures of a results file")
-    p.add_argument("results")
-    p.add_argument("--out", help="PNG path (default: next to the results)")
+    p.add_argument("results", help="a results.nc, or a sweep directory holding one")
+    p.add_argument(
+        "--out",
+        help="PNG path of the comparison figure (default: RESULTS with .png); the Nishimori "
+        "figure goes next to it as NAME_nishimori.png",
+    )
     p.set_defaults(func=cmd_plot)
     return parser
 
@@ -249,7 +284,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"dgep: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("dgep: interrupted; finished points are kept, rerun to resume", file=sys.stderr)
+        print(
+            "dgep: interrupted; finished points are kept: rerun to resume, or `dgep rebuild DIR` "
+            "for results.nc and the figures of what finished",
+            file=sys.stderr,
+        )
         return 130
     return 0
 

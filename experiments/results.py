@@ -163,10 +163,18 @@ def write_results(config: Config, store: ResultStore) -> Path:
 
 
 def open_results(path: str | Path) -> xr.Dataset:
-    """Load a results file with a ``setting`` dimension (added when the sweep had one setting)."""
+    """Load a results file (or ``DIR/results.nc`` of a sweep directory) with a ``setting``
+    dimension (added when the sweep had one setting)."""
     import xarray as xr
 
     path = Path(path)
+    if path.is_dir():  # a sweep directory: its results file
+        if not (path / "results.nc").exists():
+            raise FileNotFoundError(
+                f"{path}: a directory without results.nc (`dgep rebuild {path}` builds it from "
+                "the point files)"
+            )
+        path = path / "results.nc"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such results file")
     try:

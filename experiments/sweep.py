@@ -28,6 +28,10 @@ from teacher_student import TeacherSpec, measure_teacher, num_samples, problem_s
 from .config import Config, identity_differences
 
 
+class DamagedRecordWarning(UserWarning):
+    """A point file that does not hold a record was set aside; its point is computed again."""
+
+
 class Point(NamedTuple):
     setting: int
     d: int
@@ -186,12 +190,20 @@ def run_task(task: Task) -> dict[str, Any]:
         }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same directory, then rename over ``path``."""
+    """Write through a temporary file in the same directory, then rename over ``path``; the file
+    gets the permissions the umask gives a new file (``mkstemp``'s are 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -204,6 +216,31 @@ class ResultStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.points_dir = self.root / "points"
+        self._lock = None
+
+    def lock(self) -> None:
+        """Hold ``DIR/.lock`` (``filelock``) for this process, so that two ``dgep run`` never
+        compute the same directory; a held lock is a ``ValueError`` naming the holder."""
+        from filelock import FileLock, Timeout
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        owner = self.root / ".lock.owner"
+        lock = FileLock(self.root / ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            holder = owner.read_text().strip() if owner.exists() else "another process"
+            raise ValueError(
+                f"{self.root}: in use by {holder}; wait for it to finish or use another --out"
+            ) from None
+        owner.write_text(f"dgep run, pid {os.getpid()} on {os.uname().nodename}\n")
+        self._lock = lock
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            (self.root / ".lock.owner").unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
 
     def open(self, config: Config, *, fresh: bool = False) -> None:
         """Create or resume; a config whose points differ is refused unless ``fresh`` (which
@@ -228,8 +265,31 @@ class ResultStore:
         atomic_write(self.points_dir / f"{key}.json", lambda p: p.write_text(json.dumps(record)))
 
     def records(self) -> list[dict[str, Any]]:
-        """Every point record, finished or failed, in key order."""
-        return [json.loads(path.read_text()) for path in sorted(self.points_dir.glob("*.json"))]
+        """Every point record, finished or failed, in key order. A file that does not hold a
+        record (truncated, edited) is named in a ``DamagedRecordWarning``, moved to
+        ``points/damaged/`` and so computed again."""
+        out = []
+        for path in sorted(self.points_dir.glob("*.json")):
+            try:
+                record = json.loads(path.read_text())
+                Point(**record["point"])
+                if record["status"] == "ok":
+                    dict(record["values"])
+                out.append(record)
+            except (ValueError, KeyError, TypeError) as err:
+                self._set_aside(path, f"{type(err).__name__}: {err}")
+        return out
+
+    def _set_aside(self, path: Path, why: str) -> None:
+        damaged = self.points_dir / "damaged"
+        damaged.mkdir(exist_ok=True)
+        os.replace(path, damaged / path.name)
+        warnings.warn(
+            f"{path}: damaged record ({why.splitlines()[0]}); moved to {damaged}/ and computed "
+            "again",
+            DamagedRecordWarning,
+            stacklevel=3,
+        )
 
 
 def _finished(records: Iterable[dict[str, Any]]) -> set[str]:
@@ -281,13 +341,24 @@ def run_sweep(
 ) -> Path:
     """Run every unfinished point of ``config`` into ``out``, then, with ``[run] target_rel_se``,
     rounds of more seeds where the standard error is above target (``more_points``) until none
-    is; returns the path of results.nc. Each point is tried once per call."""
+    is; returns the path of results.nc. Each point is tried once per call. The directory is
+    locked for the run (``ResultStore.lock``)."""
+    config.sampler.check_warmup()  # once for the sweep, not once per point
+    store = ResultStore(out)
+    store.lock()
+    try:
+        return _sweep(config, store, fresh, scheduler, progress)
+    finally:
+        store.unlock()
+
+
+def _sweep(
+    config: Config, store: ResultStore, fresh: bool, scheduler: str | None, progress: bool
+) -> Path:
     from tqdm.auto import tqdm
 
     from .results import write_results
 
-    config.sampler.check_warmup()  # once for the sweep, not once per point
-    store = ResultStore(out)
     store.open(config, fresh=fresh)
     records = store.records()
     done = _finished(records)

@@ -58,9 +58,10 @@ def num_samples(alpha: float, d: int) -> int:
     """``n = round(alpha d)``, validated (``alpha > 0`` and ``n >= 1``)."""
     if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not alpha > 0:
         raise ValueError(f"alpha = {alpha!r}: must be a number > 0")
-    return check_num_samples(
-        round(alpha * check_dimension(d)), name=f"n = round(alpha * d) at alpha = {alpha}, d"
-    )
+    n = round(alpha * check_dimension(d))
+    if n < 1:
+        raise ValueError(f"alpha = {alpha!r}: n = round(alpha * d) = {n} at d = {d}; need n >= 1")
+    return n
 
 
 def apply_channel(f: np.ndarray, channel: str, noise: float, xi: np.ndarray) -> np.ndarray:

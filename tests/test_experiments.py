@@ -19,8 +19,8 @@ from experiments.config import (
     BUILTIN_CONFIGS,
     ConfigError,
     builtin_config,
-    load_config,
     identity_differences,
+    load_config,
     parse_config,
     point_identity,
 )
@@ -256,6 +256,24 @@ BAD = [
         '[sampler].num_chains = 1: init = "mixed" needs at least 2 chains',
     ),
     ("[teacher\n", "not valid TOML"),
+    # caught before sampling, not per point
+    (
+        "[teacher]\nactivations = ['tanh']\nnoise = 0.0\n[data]\nalpha = [1.0]\n",
+        "[teacher].noise = 0.0: HMC cannot sample",
+    ),
+    (
+        "[teacher]\nactivations = ['tanh']\nwidths = [1e-6]\nnoise = 0.1\n[data]\nalpha = [1.0]\n"
+        "d = [20]\n",
+        "[teacher].widths[0] = 1e-06: k = round(1e-06 * 20) = 0 at d = 20",
+    ),
+    (
+        "[teacher]\nactivations = ['tanh']\nnoise = 0.1\n[data]\nalpha = [1e-9]\nd = [20]\n",
+        "[data].alpha = 1e-09: n = round(alpha * d) = 0 at d = 20; need n >= 1",
+    ),
+    (
+        "[teacher]\nactivations = ['tanh']\nnoise = 0.1\n[data]\nalpha = [1.0]\nd = [100000]\n",
+        "[data].d = 100000: a point needs about",
+    ),
 ]
 
 
@@ -517,3 +535,116 @@ def test_seed_target_extends_a_finished_sweep(reference_run, tmp_path):
     # back to the two listed seeds without a target: nothing runs, nothing is lost
     again = dgep("run", str(write(tmp_path, TINY)), "--out", str(out), "--no-progress")
     assert again.returncode == 0 and point_values(out) == after
+
+
+def test_cui2023_config_reproduces_the_reference_curve(tmp_path):
+    """The shipped config, at Delta = 0 by --set, computes the published curve on its own grid."""
+    out = tmp_path / "cui.nc"
+    assert (
+        main(
+            [
+                "theory",
+                str(BUILTIN_CONFIGS / "cui2023.toml"),
+                "--set",
+                "teacher.noise=0.0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    ds = xr.load_dataset(out, engine="h5netcdf")
+    data = np.loadtxt(
+        Path(__file__).resolve().parents[1] / "data/reference/cui2023_tanh2x_L2_regression.csv",
+        delimiter=",",
+        skiprows=1,
+    )[1:]
+    assert np.allclose(ds["alpha"].values, data[:, 0], rtol=1e-12)
+    assert np.max(np.abs(ds["q"].values / ds.attrs["rho"] - data[:, 1])) < 1e-8
+
+
+def test_check_prints_the_plan_and_warns_about_repeated_n(tmp_path):
+    """``dgep check``: points, n, estimates; alphas that round to one n warn (one line)."""
+    dense = TINY.replace("alpha = [1.0, 2.0]", "alpha = { start = 0.1, stop = 2, num = 200 }")
+    result = dgep("check", str(write(tmp_path, dense)))
+    assert result.returncode == 0, result.stderr
+    assert "d = 6: n = 1, 1," in result.stdout and "configuration ok" in result.stdout
+    assert "400 points (200 shapes x 2 seeds)" in result.stdout
+    warning = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "alphas give an n already given by another" in warning[0]
+    assert not (tmp_path / "runs").exists()
+    assert dgep("--version").stdout.startswith("dgep ")
+
+
+def test_overrides_are_applied_validated_and_recorded(tmp_path):
+    config = write(tmp_path, TINY)
+    loaded = load_config(config, overrides=["data.d=[6]", "teacher.noise=0.3", "run.seeds=[4]"])
+    assert loaded.data.d == [6] and loaded.settings[0].noise == 0.3 and loaded.run.seeds == [4]
+    stored = json.loads(loaded.to_json())["provenance"]
+    assert stored == {
+        "source": str(config),
+        "overrides": ["data.d=[6]", "teacher.noise=0.3", "run.seeds=[4]"],
+    }
+    assert point_identity(loaded.to_json()) == point_identity(
+        parse_config(
+            TINY.replace("d = [6, 8]", "d = [6]")
+            .replace("noise = 0.2", "noise = 0.3")
+            .replace("seeds = [0, 1]", "seeds = [4]")
+        ).to_json()
+    )
+    bad = dgep("theory", str(config), "--set", "data.alpha=[-1.0]")
+    assert bad.returncode == 2 and "[data].alpha = [-1.0]" in bad.stderr
+    assert "TABLE.KEY=VALUE" in dgep("theory", str(config), "--set", "dataalpha").stderr
+
+
+def test_a_damaged_record_is_named_set_aside_and_recomputed(reference_run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(reference_run[0] / "out", out)
+    victim = sorted((out / "points").glob("*.json"))[3]
+    victim.write_text(victim.read_text()[:1000])  # truncated mid-record
+    result = dgep("run", str(write(tmp_path, TINY)), "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert f"{victim}: damaged record" in result.stderr and "computed again" in result.stderr
+    assert (out / "points" / "damaged" / victim.name).exists()
+    assert point_values(out) == point_values(reference_run[0] / "out")
+
+
+def test_a_locked_directory_is_refused_naming_its_holder(reference_run, tmp_path):
+    from experiments.sweep import ResultStore
+
+    out = tmp_path / "out"
+    shutil.copytree(reference_run[0] / "out", out)
+    store = ResultStore(out)
+    store.lock()
+    try:
+        refused = dgep("run", str(write(tmp_path, TINY)), "--out", str(out), "--no-progress")
+        assert refused.returncode == 2, refused.stderr
+        assert f"{out}: in use by dgep run, pid {os.getpid()}" in refused.stderr
+    finally:
+        store.unlock()
+    assert (
+        dgep("run", str(write(tmp_path, TINY)), "--out", str(out), "--no-progress").returncode == 0
+    )
+
+
+def test_outputs_follow_the_umask_and_a_directory_can_be_summarised(reference_run):
+    out = reference_run[0] / "out"
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (out / "results.nc", out / "config.json", next((out / "points").glob("*.json"))):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+    summary = dgep("summary", str(out))
+    assert summary.returncode == 0 and "points: smallest ESS" in summary.stdout
+
+
+def test_theory_is_evaluated_at_the_realised_sample_ratio(reference_run):
+    """n = round(alpha d): the theory columns use n / d, which is recorded as alpha_realised."""
+    from gle import bayes_optimal
+
+    ds = xr.load_dataset(reference_run[0] / "out" / "results.nc", engine="h5netcdf")
+    realised = ds["n"] / ds["d"]
+    assert np.allclose(ds["alpha_realised"], realised)
+    spec = parse_config(TINY).settings[0]
+    for a in np.unique(realised.values):
+        at = ds["eps_theory"].where(realised == a)
+        assert np.allclose(at.max(), bayes_optimal(spec, a).eps_bo[0], rtol=1e-12)

@@ -1,0 +1,144 @@
+"""The check of a whole configuration before anything is sampled or written (``dgep check``, and
+the first step of ``dgep run``).
+
+Every point's sizes are validated (``n = round(alpha d) >= 1``, hidden widths ``>= 1``, a
+channel HMC can sample); the memory a point needs is estimated and a point that cannot fit in
+this machine's memory is refused; the time is estimated; alphas that give the same ``n`` at a
+``d`` (identical recomputations) are warned about. Errors are ``ConfigError`` lines naming the
+key and the value.
+
+The estimates are rough models, stated here (``point_memory``, ``point_seconds``); they size a
+sweep, they are not measurements.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import NamedTuple
+
+from teacher_student import TeacherSpec, num_samples
+
+from .config import Config, ConfigError
+
+BASE_MEMORY = 300 * 2**20  # the process with JAX and the compiled sampler, bytes
+TEACHER_CHUNK = 20_000  # inputs per block of measure_teacher
+FLOPS_PER_SECOND = 5e10  # float32 gradients on 2 cores, chains on 2 host devices
+COMPILE_SECONDS = 5.0  # one compile per shape
+NUTS_STEPS_PER_DRAW = 31  # typical leapfrog steps per draw at the default target
+
+
+class DuplicateSizeWarning(UserWarning):
+    """Several alphas of a sweep give the same ``n`` at some ``d``: their points are the same
+    computation (the seeds, hence teachers and data, are the same too)."""
+
+
+class ShapePlan(NamedTuple):
+    setting: int
+    d: int
+    alpha: float
+    n: int
+    memory: float  # bytes, estimated
+    seconds: float  # per point, estimated
+
+
+def _where(config: Config, setting: int) -> str:
+    return "[teacher]" if len(config.settings) == 1 else f"[[teacher]] #{setting + 1}"
+
+
+def physical_memory() -> float:
+    """This machine's physical memory in bytes."""
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def point_memory(spec: TeacherSpec, d: int, n: int, n_test: int, chains: int) -> float:
+    """Rough peak memory of one point, bytes: the process, ten float64 copies of the weights,
+    train and test inputs in numpy and JAX, the teacher measurement's input block (three
+    arrays of ``20000 x max(d, k)``) and the test set's activations per chain (forward and
+    backward, float32)."""
+    widths = spec.hidden_sizes(d)
+    weights = spec.num_weights(d)
+    inputs = 12 * (n + n_test) * d
+    block = 3 * 8 * TEACHER_CHUNK * max(d, *widths)
+    activations = 3 * 4 * n_test * sum(widths) * chains
+    return BASE_MEMORY + 80 * weights + inputs + block + activations
+
+
+def point_seconds(config: Config, spec: TeacherSpec, d: int, n: int) -> float:
+    """Rough wall time of one point: gradients of ``6 n W`` FLOPs (``W`` weights) per leapfrog
+    step, the test set's outputs (``2 n_test W``) per draw, at ``FLOPS_PER_SECOND``."""
+    sampler = config.sampler
+    weights = spec.num_weights(d)
+    steps = NUTS_STEPS_PER_DRAW if sampler.kernel == "nuts" else sampler.num_steps
+    draws = sampler.num_chains * (sampler.num_warmup + sampler.num_samples)
+    flops = draws * (steps * 6 * n * weights + 2 * config.data.n_test * weights)
+    return flops / FLOPS_PER_SECOND
+
+
+def plan(config: Config) -> list[ShapePlan]:
+    """Every (setting, d, alpha) of the config with its ``n`` and estimates; raises
+    ``ConfigError`` for a point that cannot run (naming the key and value) and warns
+    (``DuplicateSizeWarning``) about alphas that repeat an ``n``."""
+    from bayes import check_samplable
+
+    available = physical_memory()
+    shapes = []
+    for s, spec in enumerate(config.settings):
+        where = _where(config, s)
+        try:
+            check_samplable(spec)
+        except ValueError as err:
+            raise ConfigError(f"{config.source}: {where}.{err}") from None
+        for d in config.data.d:
+            try:
+                spec.hidden_sizes(d)
+            except ValueError as err:
+                raise ConfigError(f"{config.source}: {where}.{err}") from None
+            seen: dict[int, float] = {}
+            for alpha in config.alphas:
+                try:
+                    n = num_samples(alpha, d)
+                except ValueError as err:
+                    raise ConfigError(f"{config.source}: [data].{err}") from None
+                memory = point_memory(spec, d, n, config.data.n_test, config.sampler.num_chains)
+                if memory > available:
+                    raise ConfigError(
+                        f"{config.source}: [data].d = {d}: a point needs about "
+                        f"{memory / 2**30:.1f} GiB (estimated), more than this machine's "
+                        f"{available / 2**30:.1f} GiB"
+                    )
+                seen.setdefault(n, alpha)
+                shapes.append(ShapePlan(s, d, alpha, n, memory, point_seconds(config, spec, d, n)))
+            repeats = len(config.alphas) - len(seen)
+            if repeats:
+                warnings.warn(
+                    f"[data].alpha: at d = {d}, {repeats} of {len(config.alphas)} alphas give an "
+                    f"n already given by another (n = round(alpha * d) takes {len(seen)} values): "
+                    "those points repeat the same computation",
+                    DuplicateSizeWarning,
+                    stacklevel=2,
+                )
+                break  # one warning per sweep
+    return shapes
+
+
+def format_plan(config: Config, shapes: list[ShapePlan]) -> str:
+    """What ``dgep check`` prints: per setting and d, the n of each alpha; the totals."""
+    seeds = len(config.run.seed_sequence())
+    lines = []
+    for s, spec in enumerate(config.settings):
+        lines.append(f"setting {s}: {spec.label()}")
+        for d in config.data.d:
+            ns = [p.n for p in shapes if p.setting == s and p.d == d]
+            lines.append(f"  d = {d}: n = {', '.join(map(str, ns))}")
+    points = len(shapes) * seeds
+    seconds = sum(p.seconds for p in shapes) * seeds / config.run.workers
+    seconds += COMPILE_SECONDS * len(shapes) / config.run.workers
+    peak = max(p.memory for p in shapes)
+    extra = " (and up to max_seeds where target_rel_se asks)" if config.run.target_rel_se else ""
+    lines.append(
+        f"{points} points ({len(shapes)} shapes x {seeds} seeds{extra}), about "
+        f"{seconds / 60:.0f} min with {config.run.workers} worker(s) (rough estimate); "
+        f"largest point about {peak / 2**30:.2f} GiB of {physical_memory() / 2**30:.1f} GiB"
+    )
+    return "\n".join(lines)
