@@ -29,6 +29,32 @@ def _alpha_range(text: str) -> list[float]:
     return [float(a) for a in np.linspace(start, stop, num)]
 
 
+SHOWN_ROWS = 25  # the theory table prints at most this many alphas unless --all
+
+
+def _theory_table(ds, show_all: bool) -> str:
+    """The table of a theory dataset: every alpha, or ``SHOWN_ROWS`` evenly spaced ones."""
+    import numpy as np
+
+    size = ds.sizes["alpha"]
+    rows = np.arange(size)
+    if not show_all and size > SHOWN_ROWS:
+        rows = np.unique(np.linspace(0, size - 1, SHOWN_ROWS).round().astype(int))
+    columns = [ds[name].values[rows] for name in ("alpha", "eps_bo", "eps_gibbs", "q")]
+    info = ds["mutual_information"].values[rows]
+    flags = np.where(ds["converged"].values[rows], "", "  (not converged)")
+    lines = [f"{'alpha':>10} {'eps_bo':>12} {'eps_gibbs':>12} {'q':>12} {'MI (nats)':>12}"]
+    lines += [
+        f"{a:>10.4g} {e:>12.6f} {g:>12.6f} {q:>12.6f} {i:>12.6f}{f}"
+        for a, e, g, q, i, f in zip(*columns, info, flags, strict=True)
+    ]
+    if rows.size < size:
+        lines.append(
+            f"({rows.size} of {size} alphas shown; --all prints every row, --out writes them)"
+        )
+    return "\n".join(lines)
+
+
 def cmd_theory(args: argparse.Namespace) -> None:
     import numpy as np
 
@@ -40,19 +66,19 @@ def cmd_theory(args: argparse.Namespace) -> None:
     for spec in config.settings:
         ds = theory_dataset(spec, np.asarray(alphas))
         datasets.append(ds)
+        offset = ds.attrs["offset_var"]
         print(
             f"{spec.label()}: rho = {ds.attrs['rho']:.7g}, delta_eff = "
             f"{ds.attrs['delta_eff']:.7g}, lam_bo = {ds.attrs['lam_bo']:.7g}"
-        )
-        print(f"{'alpha':>10} {'eps_bo':>12} {'eps_gibbs':>12} {'q':>12} {'MI (nats)':>12}")
-        for i in range(ds.sizes["alpha"]):
-            row = ds.isel(alpha=i)
-            flag = "" if bool(row["converged"]) else "  (not converged)"
-            print(
-                f"{float(row['alpha']):>10.4g} {float(row['eps_bo']):>12.6f} "
-                f"{float(row['eps_gibbs']):>12.6f} {float(row['q']):>12.6f} "
-                f"{float(row['mutual_information']):>12.6f}{flag}"
+            + (
+                f", offset_var = {offset:.7g} (averaged over)"
+                if offset and spec.channel == "sign"
+                else f", offset_var = {offset:.7g}"
+                if offset
+                else ""
             )
+        )
+        print(_theory_table(ds, args.all))
     if args.out:
         import xarray as xr
 
@@ -202,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", help="START:STOP:NUM (overrides [data].alpha)")
     _set_argument(p)
     p.add_argument("--out", help="write the theory dataset (netCDF)")
+    p.add_argument(
+        "--all", action="store_true", help=f"print every alpha (default: at most {SHOWN_ROWS})"
+    )
     p.set_defaults(func=cmd_theory)
 
     for name, func, helptext in (

@@ -27,10 +27,14 @@ def _errorbars(ax, x, mean, se, **style) -> None:
     ax.errorbar(x, mean, se, fmt=style.pop("fmt", "o"), ms=style.pop("ms", 4), **style)
 
 
+LABELLED_ALPHAS = 10  # up to this many alphas get a tick label each; denser grids a log axis
+
+
 def _alpha_axis(ax, alphas: np.ndarray) -> None:
     ax.set_xscale("log")
-    ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
-    ax.minorticks_off()
+    if alphas.size <= LABELLED_ALPHAS:
+        ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
+        ax.minorticks_off()
 
 
 def _panels(n: int, rows_per_setting: int, size: tuple[float, float]):
@@ -86,16 +90,17 @@ def plot_comparison(ds: xr.Dataset, out: str | Path) -> Path:
                 top, x, r["eps_bayes"], r["eps_bayes_se"], color=colors[i], label=f"d = {int(d)}"
             )
             _errorbars(bottom, x, r["paired_diff"], r["paired_diff_se"], color=colors[i])
-        inf = {"fmt": "s", "ms": 6, "mfc": "none", "color": "C3"}
-        _errorbars(
-            top,
-            alphas,
-            sub["eps_bayes_inf"],
-            sub["eps_bayes_inf_se"],
-            label="d -> inf (fit in 1/d)",
-            **inf,
-        )
-        _errorbars(bottom, alphas, sub["paired_diff_inf"], sub["paired_diff_inf_se"], **inf)
+        if num_d > 1:  # an extrapolation needs two sizes or more
+            inf = {"fmt": "s", "ms": 6, "mfc": "none", "color": "C3"}
+            _errorbars(
+                top,
+                alphas,
+                sub["eps_bayes_inf"],
+                sub["eps_bayes_inf_se"],
+                label="d -> inf (fit in 1/d)",
+                **inf,
+            )
+            _errorbars(bottom, alphas, sub["paired_diff_inf"], sub["paired_diff_inf_se"], **inf)
         bottom.axhline(0, color="k", lw=0.8)
         top.set_title(spec.label(), fontsize=10)
         for ax in (top, bottom):
@@ -122,6 +127,8 @@ def plot_nishimori(ds: xr.Dataset, out: str | Path) -> Path:
             r = sub.sel(d=d)
             x = alphas * (1 + 0.03 * (i - num_d / 2))
             for k, gap in enumerate(equilibrium_gaps(sub)):
+                if not int(r[gap].count()):  # undefined here (eps gap on the sign channel)
+                    continue
                 _errorbars(
                     ax,
                     x,

@@ -4,7 +4,10 @@ An activation is a function ``fn(x, xp)`` of an array ``x`` and an array namespa
 (``numpy`` or ``jax.numpy``). The same definition is used by the numpy teacher, by the
 JAX student in ``bayes`` and by the quadratures of ``gle``, so they cannot drift apart.
 Custom activations are added with :func:`register_activation` and are then usable by name
-everywhere (specs, configs, netCDF attributes).
+everywhere (specs, configs, netCDF attributes). A config (or a spec) can also name a function by
+reference, ``"package.module:function"``: it is imported and registered under that reference on
+first use, in every process that needs it (sweep workers too), so the module must be importable
+there (installed, or on ``PYTHONPATH``).
 """
 
 from __future__ import annotations
@@ -58,13 +61,37 @@ def register_activation(name: str, fn: ActivationFn, *, overwrite: bool = False)
     return act
 
 
+def _import_reference(reference: str) -> Activation:
+    """Import ``module:function`` and register the function under that reference."""
+    import importlib
+
+    module_name, _, attribute = reference.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ValueError(
+            f"activations: {reference!r}: cannot import it ({type(err).__name__}: {err})"
+        ) from None
+    if not callable(fn):
+        raise ValueError(f"activations: {reference!r}: not callable")
+    act = Activation(reference, fn)
+    _REGISTRY[reference] = act
+    return act
+
+
 def get_activation(name: str) -> Activation:
-    """The registered activation called ``name``; ``ValueError`` naming it if unknown."""
+    """The registered activation called ``name``, or the function a ``"module:function"``
+    reference names (imported and registered); ``ValueError`` naming it if unknown."""
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
+        if isinstance(name, str) and ":" in name:
+            return _import_reference(name)
         known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"activations: unknown activation {name!r} (known: {known})") from None
+        raise ValueError(
+            f"activations: unknown activation {name!r} (known: {known}, or a "
+            "'package.module:function' reference)"
+        ) from None
 
 
 def activation_names() -> tuple[str, ...]:

@@ -648,3 +648,86 @@ def test_theory_is_evaluated_at_the_realised_sample_ratio(reference_run):
     for a in np.unique(realised.values):
         at = ds["eps_theory"].where(realised == a)
         assert np.allclose(at.max(), bayes_optimal(spec, a).eps_bo[0], rtol=1e-12)
+
+
+def test_a_config_can_name_an_activation_by_reference(tmp_path):
+    """``activations = ["module:function"]``: imported and registered in every process that
+    needs it (the sweep and its theory); an unimportable reference is one line naming it."""
+    (tmp_path / "my_acts.py").write_text(
+        "def softplus_c(x, xp):\n    return xp.log1p(xp.exp(x)) - 0.6931471805599453\n"
+    )
+    text = TINY.replace('activations = ["tanh"]', 'activations = ["my_acts:softplus_c"]')
+    text = text.replace("d = [6, 8]", "d = [6]").replace("seeds = [0, 1]", "seeds = [0]")
+    config = write(tmp_path, text)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.cli",
+            "run",
+            str(config),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    ds = xr.load_dataset(tmp_path / "o" / "results.nc", engine="h5netcdf")
+    assert np.isfinite(ds["eps_bayes"]).all() and np.isfinite(ds["eps_theory"]).all()
+    assert "my_acts:softplus_c" in ds.attrs["specs"]
+    missing = dgep(
+        "check", str(write(tmp_path, text.replace("my_acts", "no_such_module"), "m.toml"))
+    )
+    assert (
+        missing.returncode == 2 and "'no_such_module:softplus_c': cannot import" in missing.stderr
+    )
+
+
+def test_figures_draw_only_what_is_defined(reference_run, tmp_path):
+    """One d: no extrapolation is drawn or listed; the eps gap, NaN on the sign channel, is not
+    in the Nishimori legend; a dense alpha grid gets a log axis, not a label per alpha."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from experiments.plotting import plot_comparison
+
+    ds = open_results(reference_run[0] / "out" / "results.nc").isel(d=[0])
+    captured = {}
+    import matplotlib.figure
+
+    original = matplotlib.figure.Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        captured["fig"] = fig
+        return original(fig, *args, **kwargs)
+
+    matplotlib.figure.Figure.savefig = keep
+    try:
+        plot_comparison(ds, tmp_path / "a.png")
+        labels = [
+            t.get_text()
+            for ax in captured["fig"].axes
+            if ax.get_legend()
+            for t in ax.get_legend().get_texts()
+        ]
+        assert not any("d -> inf" in label for label in labels)
+        sign = ds.assign(nishimori_eps_gap=ds["nishimori_eps_gap"] * np.nan)
+        plot_nishimori(sign, tmp_path / "n.png")
+        labels = [
+            t.get_text()
+            for ax in captured["fig"].axes
+            if ax.get_legend()
+            for t in ax.get_legend().get_texts()
+        ]
+        assert labels and not any("eps_gibbs - 2 eps_bayes" in label for label in labels)
+        dense = ds.reindex(alpha=np.geomspace(0.5, 4, 30), method="nearest")
+        plot_comparison(dense, tmp_path / "d.png")
+        ticks = captured["fig"].axes[0].get_xticklabels()
+        assert len([t for t in ticks if t.get_text()]) < 10
+    finally:
+        matplotlib.figure.Figure.savefig = original
