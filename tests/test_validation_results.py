@@ -192,7 +192,7 @@ def test_hmc_beyond_the_proportional_regime():
     the paired differences agree (largest |z| measured 3.1 of 42, rms 1.27; 3.5 is a 1-in-2000
     tail per unit z), HMC gives more ESS of the output per gradient everywhere (measured
     1.77-2.81x; the ratio's SE is 2-8 %), and its Gibbs error mixes worse at alpha >= 16: the
-    worst seed's ESS 5-44 against NUTS's 23-89 (README: why NUTS stays the default)."""
+    worst seed's ESS 5-44 against NUTS's 23-89 (docs/performance.md: why NUTS stays the default)."""
     hmc = open_results(DATA.parent / "beyond_proportional" / "hmc" / "results.nc")
     nuts = open_results(DATA.parent / "beyond_proportional" / "results.nc")
     diff = compare_runs(hmc, nuts)
