@@ -128,9 +128,6 @@ class SamplerConfig:
 
     #: settings that change how a run executes, not its numbers: a sweep resumes across them
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("chain_method", "test_chunk")
-    #: what runs made before a field existed did, where its default is now different
-    #: (``adaptation``: "step_size" became the informed start's default after the field came)
-    BEFORE_FIELD: ClassVar[dict[str, Any]] = {"adaptation": "windows"}
     #: ``target_accept`` of each kernel when the field is not given
     DEFAULT_TARGET_ACCEPT: ClassVar[dict[str, float]] = {"nuts": 0.55, "hmc": 0.8}
 

@@ -82,7 +82,7 @@ def cmd_theory(args: argparse.Namespace) -> None:
     if args.out:
         import xarray as xr
 
-        from .sweep import atomic_write
+        from .store import atomic_write
 
         out = Path(args.out)
         payload = (
@@ -112,7 +112,8 @@ class FailedPointsError(Exception):
 
 def _run(config: Config, out: Path, args: argparse.Namespace) -> None:
     from .preflight import plan
-    from .sweep import ResultStore, run_sweep
+    from .store import ResultStore
+    from .sweep import run_sweep
 
     plan(config)  # every config error before anything is sampled or written
 
@@ -151,7 +152,7 @@ def cmd_rebuild(args: argparse.Namespace) -> None:
     import json
 
     from .results import write_results
-    from .sweep import ResultStore
+    from .store import ResultStore
 
     root = Path(args.directory)
     path = root / "config.json"

@@ -84,6 +84,7 @@ class RunTable(BaseModel):
     workers: int = Field(default=1, ge=1)
     teacher_inputs: int = Field(default=200_000, ge=2)
     pad_n: bool = False
+    keep: list[Literal["weights", "log_likelihood"]] = Field(default_factory=list)
 
     #: what decides which points run, or how, not any point's numbers: a sweep resumes across them
     NOT_IN_POINTS: ClassVar[tuple[str, ...]] = (
@@ -92,6 +93,7 @@ class RunTable(BaseModel):
         "max_seeds",
         "executor",
         "workers",
+        "keep",
     )
 
     @field_validator("seeds")
@@ -210,17 +212,24 @@ class Config:
         )
 
 
+#: The compatibility knowledge of stored sweep directories, in one place: what runs made before a
+#: sampler field existed did, where the field's default is now different (``adaptation``:
+#: "step_size" became the informed start's default after the field came, so an older
+#: directory without it was sampled with NumPyro's schedule).
+SAMPLER_BEFORE_FIELD: dict[str, Any] = {"adaptation": "windows"}
+
+
 def point_identity(config_json: str) -> dict[str, Any]:
     """What every point's numbers depend on, from ``Config.to_json`` output: the JSON without the
     settings that only choose which points run or how (``RunTable.NOT_IN_POINTS``,
     ``SamplerConfig.EXECUTION_ONLY``). A sweep directory resumes under any config with the same
     identity; sampler fields added since the directory was made count at what runs did before
-    them (``SamplerConfig.BEFORE_FIELD``, else their defaults)."""
+    them (``SAMPLER_BEFORE_FIELD``, else their defaults)."""
     from bayes import SamplerConfig
 
     raw = json.loads(config_json)
     raw.pop("provenance", None)
-    raw["sampler"] = SamplerConfig(**SamplerConfig.BEFORE_FIELD | raw["sampler"]).to_dict()
+    raw["sampler"] = SamplerConfig(**SAMPLER_BEFORE_FIELD | raw["sampler"]).to_dict()
     for name in RunTable.NOT_IN_POINTS:
         raw["run"].pop(name, None)
     for name in SamplerConfig.EXECUTION_ONLY:

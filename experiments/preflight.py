@@ -136,6 +136,23 @@ def format_plan(config: Config, shapes: list[ShapePlan]) -> str:
     seconds += COMPILE_SECONDS * len(shapes) / config.run.workers
     peak = max(p.memory for p in shapes)
     extra = " (and up to max_seeds where target_rel_se asks)" if config.run.target_rel_se else ""
+    if config.run.keep:
+        draws = config.sampler.num_chains * config.sampler.num_samples
+        kept = (
+            sum(
+                4
+                * draws
+                * (
+                    config.settings[p.setting].num_weights(p.d) * ("weights" in config.run.keep)
+                    + p.n * ("log_likelihood" in config.run.keep)
+                )
+                for p in shapes
+            )
+            * seeds
+        )
+        lines.append(
+            f"[run].keep = {config.run.keep}: the draws take about {kept / 2**20:.0f} MiB on disk"
+        )
     lines.append(
         f"{points} points ({len(shapes)} shapes x {seeds} seeds{extra}), about "
         f"{seconds / 60:.0f} min with {config.run.workers} worker(s) (rough estimate); "

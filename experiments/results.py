@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .config import Config
-from .sweep import Point, ResultStore, atomic_write, paired_difference, point_values
+from .store import Point, ResultStore, atomic_write, paired_difference, point_values
 
 if TYPE_CHECKING:
     import xarray as xr

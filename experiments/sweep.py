@@ -5,19 +5,15 @@ Each finished point is one small JSON file written atomically (temporary file, t
 loses only the points in flight. ``DIR/config.json`` holds the configuration: one whose points
 would differ (``config.point_identity``) is refused in the same directory unless ``fresh=True``;
 more seeds, or a standard-error target that adds them (``more_points``), extend it.
-``DIR/results.nc`` is rebuilt from the point files at the end of every run.
+``DIR/results.nc`` is rebuilt from the point files at the end of every run (``store``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,22 +21,10 @@ import numpy as np
 
 from teacher_student import TeacherSpec, measure_teacher, num_samples, problem_seeds, sample_teacher
 
-from .config import Config, identity_differences
-
-
-class DamagedRecordWarning(UserWarning):
-    """A point file that does not hold a record was set aside; its point is computed again."""
-
-
-class Point(NamedTuple):
-    setting: int
-    d: int
-    alpha: float
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return f"s{self.setting}_d{self.d}_a{self.alpha:.6g}_seed{self.seed}"
+from .config import Config
+from .results import write_results
+from .store import Point, ResultStore, atomic_write, paired_difference, point_values
+from .theory import theory_columns
 
 
 def sweep_points(config: Config) -> list[Point]:
@@ -53,24 +37,6 @@ def sweep_points(config: Config) -> list[Point]:
         for alpha in config.alphas
         for seed in config.run.seeds
     ]
-
-
-def paired_difference(values: Any) -> Any:
-    """``eps_bayes - eps_theory_teacher``: the measured Bayes error minus the prediction for the
-    same teacher, whose spread over seeds is much smaller than that of ``eps_bayes``."""
-    return values["eps_bayes"] - values["eps_theory_teacher"]
-
-
-def point_values(config: Config, record: dict[str, Any]) -> dict[str, Any]:
-    """A finished point's values with the theory columns of the current ``gle``
-    (``theory.theory_columns``; a point without the measured teacher keeps its own)."""
-    from .theory import has_finite, theory_columns
-
-    values = dict(record["values"])
-    if has_finite(values):
-        p = Point(**record["point"])
-        values |= theory_columns(config.settings[p.setting], p.d, int(values["n"]), values)
-    return values
 
 
 def seeds_wanted(num: int, paired: np.ndarray, eps_bayes: np.ndarray, target: float) -> int:
@@ -124,25 +90,29 @@ def run_point(
     sampler: Any,
     teacher_inputs: int,
     n_pad: int | None = None,
+    keep: tuple[str, ...] = (),
+    draws_dir: str | None = None,
 ) -> dict[str, Any]:
     """Teacher, data, posterior, measurements and theory of one point, as a flat dict.
 
     ``n_pad`` (see ``padded_size``) pads the training set with masked rows. Seeds:
     ``problem_seeds(seed)`` gives teacher, train and test seeds; the teacher's ``rho_T`` is
     measured on ``teacher_inputs`` inputs from the test seed + 1; the theory columns are
-    ``theory.theory_columns`` at the realised ``n / d``.
+    ``theory.theory_columns`` at the realised ``n / d``. ``keep`` (``[run] keep``) also writes
+    the point's draws (``bayes.to_inference_data``) to ``draws_dir/KEY.nc``.
     """
-    from bayes import measure, sample_posterior
-
-    from .theory import theory_columns
+    from bayes import measure, sample_posterior, to_inference_data
 
     start = time.perf_counter()
     seeds = problem_seeds(point.seed)
     teacher = sample_teacher(spec, point.d, seeds.teacher)
     train = teacher.sample(num_samples(point.alpha, point.d), seeds.train)
     test = teacher.sample(n_test, seeds.test)
-    run = sample_posterior(teacher, train, test, sampler, seed=point.seed, n_pad=n_pad)
+    run = sample_posterior(teacher, train, test, sampler, seed=point.seed, n_pad=n_pad, keep=keep)
     measured = measure(run, test, spec.channel).flat()
+    if keep:  # the draws as ArviZ InferenceData, next to the point's record
+        idata = to_inference_data(run)
+        atomic_write(Path(draws_dir) / f"{point.key}.nc", lambda p: idata.to_netcdf(str(p)))
 
     stats = measure_teacher(teacher, teacher_inputs, seed=seeds.test + 1)
     teacher_values = {
@@ -170,6 +140,8 @@ class Task(NamedTuple):
     sampler: Any
     teacher_inputs: int
     n_pad: int | None
+    keep: tuple[str, ...] = ()
+    draws_dir: str | None = None
 
 
 def run_task(task: Task) -> dict[str, Any]:
@@ -188,108 +160,6 @@ def run_task(task: Task) -> dict[str, Any]:
             "error": f"{type(err).__name__}: {err}".splitlines()[0],
             "traceback": traceback.format_exc(),
         }
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same directory, then rename over ``path``; the file
-    gets the permissions the umask gives a new file (``mkstemp``'s are 0600)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-class ResultStore:
-    """The output directory of a sweep: ``config.json``, ``points/*.json``, ``results.nc``."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self.points_dir = self.root / "points"
-        self._lock = None
-
-    def lock(self) -> None:
-        """Hold ``DIR/.lock`` (``filelock``) for this process, so that two ``dgep run`` never
-        compute the same directory; a held lock is a ``ValueError`` naming the holder."""
-        from filelock import FileLock, Timeout
-
-        self.root.mkdir(parents=True, exist_ok=True)
-        owner = self.root / ".lock.owner"
-        lock = FileLock(self.root / ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            holder = owner.read_text().strip() if owner.exists() else "another process"
-            raise ValueError(
-                f"{self.root}: in use by {holder}; wait for it to finish or use another --out"
-            ) from None
-        owner.write_text(f"dgep run, pid {os.getpid()} on {os.uname().nodename}\n")
-        self._lock = lock
-
-    def unlock(self) -> None:
-        if self._lock is not None:
-            (self.root / ".lock.owner").unlink(missing_ok=True)
-            self._lock.release()
-            self._lock = None
-
-    def open(self, config: Config, *, fresh: bool = False) -> None:
-        """Create or resume; a config whose points differ is refused unless ``fresh`` (which
-        clears the directory). Seeds, the seed target and execution settings may change
-        (``point_identity``): more seeds extend the sweep."""
-        config_path = self.root / "config.json"
-        if config_path.exists():
-            differences = identity_differences(config_path.read_text(), config.to_json())
-            if differences and not fresh:
-                shown = "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else "")
-                raise ValueError(
-                    f"{self.root}: holds results of a different configuration ({shown}); use "
-                    "another --out directory or --fresh to discard them"
-                )
-            if fresh:
-                shutil.rmtree(self.points_dir, ignore_errors=True)
-        self.points_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(config_path, lambda p: p.write_text(config.to_json()))
-
-    def write_point(self, record: dict[str, Any]) -> None:
-        key = Point(**record["point"]).key
-        atomic_write(self.points_dir / f"{key}.json", lambda p: p.write_text(json.dumps(record)))
-
-    def records(self) -> list[dict[str, Any]]:
-        """Every point record, finished or failed, in key order. A file that does not hold a
-        record (truncated, edited) is named in a ``DamagedRecordWarning``, moved to
-        ``points/damaged/`` and so computed again."""
-        out = []
-        for path in sorted(self.points_dir.glob("*.json")):
-            try:
-                record = json.loads(path.read_text())
-                Point(**record["point"])
-                if record["status"] == "ok":
-                    dict(record["values"])
-                out.append(record)
-            except (ValueError, KeyError, TypeError) as err:
-                self._set_aside(path, f"{type(err).__name__}: {err}")
-        return out
-
-    def _set_aside(self, path: Path, why: str) -> None:
-        damaged = self.points_dir / "damaged"
-        damaged.mkdir(exist_ok=True)
-        os.replace(path, damaged / path.name)
-        warnings.warn(
-            f"{path}: damaged record ({why.splitlines()[0]}); moved to {damaged}/ and computed "
-            "again",
-            DamagedRecordWarning,
-            stacklevel=3,
-        )
 
 
 def _finished(records: Iterable[dict[str, Any]]) -> set[str]:
@@ -357,8 +227,6 @@ def _sweep(
 ) -> Path:
     from tqdm.auto import tqdm
 
-    from .results import write_results
-
     store.open(config, fresh=fresh)
     records = store.records()
     done = _finished(records)
@@ -372,7 +240,7 @@ def _sweep(
                 break
             bar.total += len(todo)
             bar.refresh()
-            for record in _results(config, todo, scheduler):
+            for record in _results(config, todo, scheduler, store):
                 store.write_point(record)
                 if record["status"] == "error":
                     bar.write(f"point {Point(**record['point']).key} failed: {record['error']}")
@@ -384,7 +252,14 @@ def _sweep(
     return write_results(config, store)
 
 
-def _results(config: Config, points: list[Point], scheduler: str | None) -> Iterable[dict]:
+def _results(
+    config: Config, points: list[Point], scheduler: str | None, store: ResultStore
+) -> Iterable[dict]:
+    keep = tuple(config.run.keep)
+    draws_dir = None
+    if keep:
+        draws_dir = str(store.root / "draws")
+        Path(draws_dir).mkdir(exist_ok=True)
     tasks = [
         Task(
             config.settings[p.setting],
@@ -393,6 +268,8 @@ def _results(config: Config, points: list[Point], scheduler: str | None) -> Iter
             config.sampler,
             config.run.teacher_inputs,
             padded_size(config, p),
+            keep,
+            draws_dir,
         )
         for p in points
     ]

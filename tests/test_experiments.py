@@ -496,7 +496,8 @@ def test_compare_pairs_two_sweeps_point_by_point(reference_run, tmp_path):
 
 
 def test_padding_n_is_a_run_option():
-    from experiments.sweep import Point, padded_size
+    from experiments.store import Point
+    from experiments.sweep import padded_size
 
     config = parse_config(TINY, "tiny")
     point = Point(0, 8, 1.0, 0)
@@ -610,7 +611,7 @@ def test_a_damaged_record_is_named_set_aside_and_recomputed(reference_run, tmp_p
 
 
 def test_a_locked_directory_is_refused_naming_its_holder(reference_run, tmp_path):
-    from experiments.sweep import ResultStore
+    from experiments.store import ResultStore
 
     out = tmp_path / "out"
     shutil.copytree(reference_run[0] / "out", out)
@@ -731,3 +732,25 @@ def test_figures_draw_only_what_is_defined(reference_run, tmp_path):
         assert len([t for t in ticks if t.get_text()]) < 10
     finally:
         matplotlib.figure.Figure.savefig = original
+
+
+def test_a_sweep_can_keep_the_draws_for_arviz(tmp_path):
+    """``[run] keep = ["weights"]``: every point's draws in DIR/draws/KEY.nc (InferenceData with
+    the weights); off by default; not part of the points' identity; its size stated by check."""
+    import arviz as az
+
+    text = TINY.replace("d = [6, 8]", "d = [6]").replace("alpha = [1.0, 2.0]", "alpha = [1.0]")
+    config = write(tmp_path, text.replace("seeds = [0, 1]", 'seeds = [0, 1]\nkeep = ["weights"]'))
+    assert "the draws take about" in dgep("check", str(config)).stdout
+    result = dgep("run", str(config), "--out", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    files = sorted((tmp_path / "out" / "draws").glob("*.nc"))
+    assert [f.stem for f in files] == [
+        p.stem for p in sorted((tmp_path / "out" / "points").glob("*.json"))
+    ]
+    idata = az.from_netcdf(files[0])
+    assert idata.posterior["W1"].shape == (2, 40, 6, 6) and "eps_gibbs" in idata.posterior
+    plain = dgep(
+        "run", str(write(tmp_path, text, "p.toml")), "--out", str(tmp_path / "out"), "--no-progress"
+    )
+    assert plain.returncode == 0, plain.stderr  # same points: resumes, nothing rerun
