@@ -754,3 +754,32 @@ def test_a_sweep_can_keep_the_draws_for_arviz(tmp_path):
         "run", str(write(tmp_path, text, "p.toml")), "--out", str(tmp_path / "out"), "--no-progress"
     )
     assert plain.returncode == 0, plain.stderr  # same points: resumes, nothing rerun
+
+
+def test_killed_at_random_instants_the_sweep_ends_identical(reference_run, tmp_path):
+    """SIGKILL at 6 seeded random instants (start-up, sampling, writing, results), each followed
+    by a resume: the final point records equal an uninterrupted run's and results.nc opens."""
+    config = write(tmp_path, TINY)
+    out = tmp_path / "out"
+    rng = np.random.default_rng(2026)
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.cli",
+        "run",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    for instant in rng.uniform(0.5, 12.0, size=6):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=instant)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    final = dgep("run", str(config), "--out", str(out), "--no-progress")
+    assert final.returncode == 0, final.stderr
+    assert point_values(out) == point_values(reference_run[0] / "out")
+    assert open_results(out / "results.nc")["eps_bayes"].count() == 8
