@@ -231,15 +231,11 @@ def _sweep(
     records = store.records()
     done = _finished(records)
     attempted: set[str] = set()
-    with tqdm(total=len(done), initial=len(done), disable=not progress, unit="point") as bar:
-        points = sweep_points(config) + more_points(config, records)
-        while True:
-            skip = done | attempted
-            todo = [p for p in dict.fromkeys(points) if p.key not in skip]
-            if not todo:
-                break
-            bar.total += len(todo)
-            bar.refresh()
+    points = sweep_points(config) + more_points(config, records)
+    todo = [p for p in dict.fromkeys(points) if p.key not in done]
+    total = len(done) + len(todo)  # the bar starts at its first round's size (no empty bar)
+    with tqdm(total=total, initial=len(done), disable=not progress, unit="point") as bar:
+        while todo:
             for record in _results(config, todo, scheduler, store):
                 store.write_point(record)
                 if record["status"] == "error":
@@ -249,6 +245,9 @@ def _sweep(
             records = store.records()
             done = _finished(records)
             points = more_points(config, records)
+            todo = [p for p in dict.fromkeys(points) if p.key not in done | attempted]
+            bar.total += len(todo)
+            bar.refresh()
     return write_results(config, store)
 
 

@@ -783,3 +783,12 @@ def test_killed_at_random_instants_the_sweep_ends_identical(reference_run, tmp_p
     assert final.returncode == 0, final.stderr
     assert point_values(out) == point_values(reference_run[0] / "out")
     assert open_results(out / "results.nc")["eps_bayes"].count() == 8
+
+
+def test_the_progress_bar_starts_at_its_size(reference_run, tmp_path):
+    """No empty bar (``0point [...]``) before the real one: a resumed finished sweep shows 8/8."""
+    out = tmp_path / "out"
+    shutil.copytree(reference_run[0] / "out", out)
+    result = dgep("run", str(write(tmp_path, TINY)), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "8/8" in result.stderr and "0point" not in result.stderr
