@@ -291,15 +291,53 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     return out
 
 
+def _with_base(raw: dict[str, Any], source: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A config that names ``base = "FILE.toml"`` (relative to its own directory) is that file's
+    tables with its own merged in: a key it sets replaces the base's, a ``teacher`` table or
+    array replaces the base's settings whole, and ``unset = ["table.key", ...]`` removes keys
+    of the base (their defaults apply)."""
+    base_name = raw.pop("base", None)
+    unset = raw.pop("unset", [])
+    if base_name is None:
+        if unset:
+            raise ConfigError(f"{source}: unset = {unset!r}: needs a base")
+        return raw
+    if not isinstance(base_name, str):
+        raise ConfigError(f"{source}: base = {base_name!r}: must be a file name")
+    path = Path(source).parent / base_name
+    if str(path) in seen:
+        raise ConfigError(f"{source}: base = {base_name!r}: a cycle of bases")
+    try:
+        base = tomllib.loads(path.read_text())
+    except OSError as err:
+        raise ConfigError(f"{source}: base = {base_name!r}: cannot read: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    merged = _with_base(base, str(path), (*seen, str(path)))
+    for key, value in raw.items():
+        if key != "teacher" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merged[key] | value
+        else:
+            merged[key] = value
+    for item in unset if isinstance(unset, list) else [unset]:
+        table, _, key = str(item).partition(".")
+        if not isinstance(merged.get(table), dict) or key not in merged[table]:
+            raise ConfigError(f"{source}: unset = {item!r}: not a key of the base")
+        del merged[table][key]
+    return merged
+
+
 def parse_config(
     text: str, source: str = "config", *, sampler: bool = True, overrides: Sequence[str] = ()
 ) -> Config:
-    """Validate TOML text with ``overrides`` applied (``apply_overrides``); ``sampler=False``
-    skips the ``[sampler]`` table (theory only)."""
+    """Validate TOML text, on its ``base`` if it names one (``_with_base``), with ``overrides``
+    applied (``apply_overrides``); ``sampler=False`` skips the ``[sampler]`` table (theory
+    only)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{source}: not valid TOML: {err}") from None
+    raw = _with_base(raw, source)
     if overrides:
         raw = apply_overrides(raw, overrides)
     return Config(raw, source, sampler=sampler, overrides=overrides)

@@ -792,3 +792,24 @@ def test_the_progress_bar_starts_at_its_size(reference_run, tmp_path):
     result = dgep("run", str(write(tmp_path, TINY)), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "8/8" in result.stderr and "0point" not in result.stderr
+
+
+def test_a_variant_is_its_base_plus_what_differs(tmp_path):
+    """``base = "FILE.toml"``: the base's tables with the variant's keys merged in, a teacher
+    table replacing the base's settings, ``unset`` removing a base key (its default applies)."""
+    write(tmp_path, TINY.replace("[run]", "[run]\ntarget_rel_se = 0.1"), "base.toml")
+    variant = parse_config(
+        'base = "base.toml"\nunset = ["run.target_rel_se"]\n[sampler]\nkernel = "hmc"\n'
+        '[teacher]\nactivations = ["erf"]\nnoise = 0.3\n',
+        str(tmp_path / "variant.toml"),
+    )
+    assert variant.sampler.kernel == "hmc" and variant.sampler.num_warmup == 40
+    assert variant.settings[0].activations == ("erf",) and variant.settings[0].noise == 0.3
+    assert variant.data.d == [6, 8] and variant.run.target_rel_se is None
+    for text, message in (
+        ('unset = ["run.seeds"]\n', "unset = ['run.seeds']: needs a base"),
+        ('base = "none.toml"\n', "base = 'none.toml': cannot read"),
+        ('base = "base.toml"\nunset = ["run.colour"]\n', "unset = 'run.colour': not a key"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_config(text, str(tmp_path / "v.toml"))
