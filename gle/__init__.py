@@ -10,12 +10,15 @@ docs/theory.md sections 3 and 4, numpy/scipy only (no JAX)::
     ridge_error(alpha, lam, glm)               # asymptotic ridge test error (Gaussian channel)
     teacher_prediction(alpha, glm, rho_T, delta_eff_T, c_T, d)   # per-teacher theory
     intercept_cost(alpha, d, glm, c_T)         # finite-n cost of learning the offset
+    glm_log_evidence(x, y, glm)                # exact (1/n) ln p(Y | X) of the GLM (Gaussian)
+    free_entropy_theory(spec, alpha_grid)      # its replica limit (docs/theory.md 8)
 """
 
 from .coefficients import GaussianCoefficients, gaussian_coefficients, offset_moments
 from .curve import bayes_optimal, theory_dataset
 from .equivalent import EquivalentGLM, LayerTheory, equivalent_glm, equivalent_glm_centred
 from .fixed_point import FixedPoint, damped_iteration, solve_glm, solve_glm_ensemble
+from .free_entropy import free_entropy_theory, glm_log_evidence
 from .ridge import (
     intercept_cost,
     marchenko_pastur_stieltjes,
@@ -34,7 +37,9 @@ __all__ = [
     "damped_iteration",
     "equivalent_glm",
     "equivalent_glm_centred",
+    "free_entropy_theory",
     "gaussian_coefficients",
+    "glm_log_evidence",
     "intercept_cost",
     "marchenko_pastur_stieltjes",
     "offset_moments",

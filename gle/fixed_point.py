@@ -295,6 +295,14 @@ OFFSET_RANGE = 8.0  # the Gaussian mass beyond 8 standard deviations is 1e-15
 _CHUNK = 4096  # alphas solved at once by the ensemble average (memory: chunk x nodes x 96)
 
 
+def offset_rule(offset_var: float, nodes: int = OFFSET_NODES) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``c`` and weights with ``E_{c ~ N(0, offset_var)} g(c) ~ sum w g(c)`` for ``g`` even
+    in ``c``: ``2 int_0^{8 sd} N(c; 0, offset_var) g(c) dc`` by ``nodes``-point Gauss-Legendre."""
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    u = 0.5 * OFFSET_RANGE * (x + 1)  # c / sd on [0, OFFSET_RANGE]
+    return np.sqrt(offset_var) * u, OFFSET_RANGE * w * np.exp(-0.5 * u**2) / np.sqrt(2 * np.pi)
+
+
 def solve_glm_ensemble(
     alpha: np.ndarray | float,
     rho: float,
@@ -318,10 +326,7 @@ def solve_glm_ensemble(
     if channel == "gaussian" or offset_var == 0:
         return solve_glm(alpha, rho, delta_eff, noise, channel)
     alpha = _check_alpha(alpha)
-    x, w = np.polynomial.legendre.leggauss(nodes)
-    u = 0.5 * OFFSET_RANGE * (x + 1)  # c / sd on [0, OFFSET_RANGE]
-    c = np.sqrt(offset_var) * u
-    weight = OFFSET_RANGE * w * np.exp(-0.5 * u**2) / np.sqrt(2 * np.pi)
+    c, weight = offset_rule(offset_var, nodes)
     parts = []
     for start in range(0, alpha.size, _CHUNK):
         fp = solve_glm(alpha[start : start + _CHUNK, None], rho, delta_eff, noise, channel, c)

@@ -1,0 +1,66 @@
+"""gle's free entropy of the GLM (docs/theory.md 8): the exact Gaussian evidence against Monte
+Carlo over the prior, its replica limit against the exact evidence at d = 600, and the sign
+channel's small-alpha limits."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+import gle
+from teacher_student import TeacherSpec
+
+
+def test_exact_evidence_against_monte_carlo_over_the_prior():
+    # d = 3, n = 4: p(Y | X) = E_{theta, c} N(Y; X theta / sqrt(d) + c, s2 I), 2 x 10^6 prior
+    # draws; the SE of the log of the mean from the draws' spread (delta method); 4 SE
+    glm = gle.equivalent_glm(TeacherSpec(activations=("relu", "relu"), noise=0.1))
+    rng = np.random.default_rng(5)
+    d, n, draws = 3, 4, 2_000_000
+    x = rng.standard_normal((n, d))
+    y = (
+        x @ rng.standard_normal(d) * np.sqrt(glm.rho / d)
+        + 0.3
+        + np.sqrt(glm.s2) * rng.standard_normal(n)
+    )
+    theta = np.sqrt(glm.rho) * rng.standard_normal((draws, d))
+    c = np.sqrt(glm.offset_var) * rng.standard_normal((draws, 1))
+    resid = y - theta @ x.T / np.sqrt(d) - c
+    log_w = -0.5 * (resid**2).sum(axis=1) / glm.s2 - 0.5 * n * np.log(2 * np.pi * glm.s2)
+    top = log_w.max()
+    w = np.exp(log_w - top)
+    log_mean = top + np.log(w.mean())
+    se = w.std() / w.mean() / np.sqrt(draws)
+    assert abs(gle.glm_log_evidence(x, y, glm) * n - log_mean) < 4 * se + 1e-12
+    assert se < 0.01
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0])
+def test_replica_free_entropy_against_the_exact_evidence_at_large_d(alpha):
+    # the GLM's own data at d = 600, 4 datasets: mean of the exact f_glm within 3 SE plus 2 / d
+    spec = TeacherSpec(activations=("tanh", "tanh"), noise=0.1)
+    glm = gle.equivalent_glm(spec)
+    d = 600
+    n = int(alpha * d)
+    values = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((n, d))
+        y = x @ (np.sqrt(glm.rho) * rng.standard_normal(d)) / np.sqrt(d)
+        y += np.sqrt(glm.s2) * rng.standard_normal(n)
+        values.append(gle.glm_log_evidence(x, y, glm))
+    se = np.std(values, ddof=1) / 2
+    assert abs(np.mean(values) - gle.free_entropy_theory(spec, alpha)[0]) < 3 * se + 2 / d
+
+
+def test_sign_free_entropy_limits():
+    # alpha -> 0: each label is a coin of bias P(y = 1 | c): f -> -E_c h2(Phi(c / sqrt(rho + s2)))
+    centred = TeacherSpec(activations=("tanh",), channel="sign", noise=0.1)
+    assert gle.free_entropy_theory(centred, 1e-6)[0] == pytest.approx(-np.log(2), abs=1e-4)
+    offset = TeacherSpec(activations=("relu", "relu"), channel="sign", noise=0.1)
+    glm = gle.equivalent_glm(offset)
+    c = np.sqrt(glm.offset_var) * np.random.default_rng(0).standard_normal(2_000_000)
+    p = special.ndtr(c / np.sqrt(glm.rho + glm.s2))
+    coin = np.mean(-special.xlogy(p, p) - special.xlogy(1 - p, 1 - p))
+    assert gle.free_entropy_theory(offset, 1e-6)[0] == pytest.approx(-coin, abs=2e-3)
+    with pytest.raises(ValueError, match="channel = 'sign'"):
+        gle.glm_log_evidence(np.ones((2, 2)), np.ones(2), glm)
