@@ -7,6 +7,7 @@ docs/theory.md sections 2 and 5::
     idata = to_inference_data(run)              # ArviZ InferenceData of the per-draw observables
     run = sample_posterior(..., keep=("weights", "log_likelihood"))  # opt in: every draw's
     # W1..WL, a and log P_out(y_mu | f(x_mu)) at every training point (az.loo / az.waic)
+    est = log_evidence(spec, train, EvidenceConfig())  # (1/n) ln p(Y | X) by tempered SMC
 
 On import, unless ``XLA_FLAGS`` already sets it, JAX is given one host device per CPU core so
 that chains run in parallel, and JAX's persistent compilation cache is enabled in
@@ -22,6 +23,7 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
     ).strip()
 
 from .cache import enable_compilation_cache
+from .evidence import EvidenceConfig, EvidenceEstimate, log_evidence
 from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data
 from .model import NonMixingWarning, StudentNetwork, check_samplable
 from .sampler import PosteriorRun, SamplerConfig, ShortWarmupWarning, sample_posterior
@@ -30,6 +32,8 @@ enable_compilation_cache()
 
 __all__ = [
     "Estimate",
+    "EvidenceConfig",
+    "EvidenceEstimate",
     "Measurements",
     "NonMixingWarning",
     "PosteriorRun",
@@ -38,6 +42,7 @@ __all__ = [
     "StudentNetwork",
     "check_samplable",
     "enable_compilation_cache",
+    "log_evidence",
     "measure",
     "overlap_series",
     "sample_posterior",
