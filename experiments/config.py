@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -133,7 +133,7 @@ class Config:
     ) -> None:
         self.source = source
         self.overrides = tuple(overrides)  # the --set items applied to the file (provenance)
-        known = {"teacher", "data", "sampler", "run"}
+        known = {"teacher", "data", "sampler", "run", "evidence"}
         for key in raw:
             if key not in known:
                 self._fail(f"[{key}]", raw[key], "unknown table")
@@ -141,6 +141,7 @@ class Config:
         self.data = self._model(DataTable, "data", raw.get("data"))
         self.run = self._model(RunTable, "run", raw.get("run", {}))
         self.sampler = self._sampler(raw.get("sampler", {})) if sampler else None
+        self.evidence = self._evidence(raw["evidence"]) if sampler and "evidence" in raw else None
 
     def _sampler(self, table: Any) -> Any:
         from bayes import SamplerConfig  # validated by its owner; imports JAX, hence lazily
@@ -150,6 +151,17 @@ class Config:
             return SamplerConfig(**table)
         except (TypeError, ValueError) as err:
             message = str(err).replace("sampler.", "[sampler].", 1)
+            raise ConfigError(f"{self.source}: {message}") from None
+
+    def _evidence(self, table: Any) -> Any:
+        """``[evidence]``: the settings of ``bayes.EvidenceConfig`` (an empty table: defaults)."""
+        from bayes import EvidenceConfig
+
+        self._check_table("evidence", table, {f.name for f in fields(EvidenceConfig)})
+        try:
+            return EvidenceConfig(**table)
+        except (TypeError, ValueError) as err:
+            message = str(err).replace("evidence.", "[evidence].", 1)
             raise ConfigError(f"{self.source}: {message}") from None
 
     def _fail(self, key: str, value: Any, message: str) -> None:
@@ -206,6 +218,7 @@ class Config:
                 "data": self.data.model_dump(),
                 "sampler": self.sampler.to_dict(),
                 "run": self.run.model_dump(),
+                **({"evidence": asdict(self.evidence)} if self.evidence else {}),
                 "provenance": {"source": self.source, "overrides": list(self.overrides)},
             },
             sort_keys=True,

@@ -59,7 +59,7 @@ def point_memory(spec: TeacherSpec, d: int, n: int, n_test: int, chains: int) ->
     widths = spec.hidden_sizes(d)
     weights = spec.num_weights(d)
     inputs = 12 * (n + n_test) * d
-    block = 3 * 8 * TEACHER_CHUNK * max(d, *widths)
+    block = 3 * 8 * TEACHER_CHUNK * max((d, *widths))
     activations = 3 * 4 * n_test * sum(widths) * chains
     return BASE_MEMORY + 80 * weights + inputs + block + activations
 

@@ -32,6 +32,12 @@ LONG_NAMES = {
     "intercept_cost_teacher": "finite-n cost of learning the output offset, in eps_theory_teacher",
     "alpha_realised": "realised sample ratio n / d at which the theory is evaluated",
     "offset_var_theory": "variance of the output's constant part over teachers (beta_{L+1})",
+    "free_entropy": "log evidence per sample of the deep student, (1/n) ln p(Y | X) (tempered SMC)",
+    "free_entropy_se": "standard error of free_entropy (over the estimator's replicas)",
+    "free_entropy_glm": "log evidence per sample of the equivalent GLM on the same data",
+    "free_entropy_glm_se": "standard error of free_entropy_glm (0 where exact)",
+    "free_entropy_theory": "replica prediction of the GLM's log evidence per sample",
+    "evidence_s": "wall-clock time of the evidence estimate",
     "q_theory": "overlap q of the equivalent GLM",
     "rho_theory": "rho of the equivalent GLM (docs/theory.md 3, d -> infinity)",
     "delta_eff_theory": "Delta_eff of the equivalent GLM (docs/theory.md 3, d -> infinity)",
@@ -75,7 +81,21 @@ LONG_NAMES = {
     "wall_s": "wall-clock time of the point",
     "sampler_s": "wall-clock time of the posterior sampling (compile included)",
 }
-UNITS = {"wall_s": "s", "sampler_s": "s"}
+UNITS = {
+    "wall_s": "s",
+    "sampler_s": "s",
+    "evidence_s": "s",
+    **{
+        name: "nats per sample"
+        for name in (
+            "free_entropy",
+            "free_entropy_se",
+            "free_entropy_glm",
+            "free_entropy_glm_se",
+            "free_entropy_theory",
+        )
+    },
+}
 PACKAGES = ("dgep", "numpy", "scipy", "jax", "numpyro", "arviz", "xarray")
 
 
@@ -243,7 +263,11 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
 
     out = {}
     ds = ds.assign(paired_diff=paired_difference(ds))
-    for name in ("eps_bayes", "eps_gibbs", "paired_diff", "overlap_st", "overlap_ss"):
+    names = ["eps_bayes", "eps_gibbs", "paired_diff", "overlap_st", "overlap_ss"]
+    if "free_entropy" in ds and int(ds["free_entropy"].count()):
+        ds = ds.assign(free_entropy_gap=ds["free_entropy"] - ds["free_entropy_glm"])
+        names.append("free_entropy_gap")
+    for name in names:
         mean, se = mean_se(ds[name])
         out[name], out[f"{name}_se"] = mean, se
         fit = xr.apply_ufunc(
@@ -313,7 +337,10 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
         fits = ["paired"] if one_d else ["d->inf", "paired d->inf"]
         head = ["alpha", "theory", *(f"d={d}" for d in ds_), *fits]
         gaps = equilibrium_gaps(sub)
-        head += [*(GAP_COLUMNS[g] for g in gaps), "seeds"]
+        evidence = "free_entropy_gap" in sub
+        head += [*(GAP_COLUMNS[g] for g in gaps)]
+        head += [f"f_deep - f_glm{'' if one_d else ' d->inf'}"] if evidence else []
+        head += ["seeds"]
         rows = []
         for a in sub["alpha"].values:
             r = sub.sel(alpha=a)
@@ -326,6 +353,11 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
                 *(f"{g}_pooled" for g in gaps),
             )
             cells += [_pm(r[name], r[f"{name}_se"]) for name in names]
+            if evidence:
+                gap = "free_entropy_gap" if one_d else "free_entropy_gap_inf"
+                value = r[gap].isel(d=0) if one_d else r[gap]
+                se = r[f"{gap}_se"].isel(d=0) if one_d else r[f"{gap}_se"]
+                cells.append(_pm(value, se))
             cells.append("/".join(str(int(n)) for n in r["n_seeds"].values))
             rows.append(cells)
         lines += _table(head, rows, markdown)

@@ -92,6 +92,7 @@ def run_point(
     n_pad: int | None = None,
     keep: tuple[str, ...] = (),
     draws_dir: str | None = None,
+    evidence: Any = None,
 ) -> dict[str, Any]:
     """Teacher, data, posterior, measurements and theory of one point, as a flat dict.
 
@@ -123,11 +124,41 @@ def run_point(
     }
     return {
         **measured,
+        **(free_entropy_values(spec, train, evidence, point.seed) if evidence else {}),
         **teacher_values,
         **theory_columns(spec, point.d, train.n, teacher_values),
         "n": train.n,
         "wall_s": time.perf_counter() - start,
         "sampler_s": run.timing["run_s"],
+    }
+
+
+def free_entropy_values(spec: TeacherSpec, train: Any, evidence: Any, seed: int) -> dict:
+    """``free_entropy`` (the deep student's ``(1/n) ln p(Y | X)``, ``bayes.log_evidence``) and
+    ``free_entropy_glm``, the equivalent GLM's on the same data (docs/theory.md 8): exact for
+    the Gaussian channel; for the sign channel the same estimator on the probit GLM (the depth-0
+    student with ``readout_var = rho``, ``noise = s2``), NaN when the teacher has an output
+    offset (that GLM has a random intercept the depth-0 student lacks)."""
+    from bayes import log_evidence
+    from gle import equivalent_glm, glm_log_evidence
+
+    deep = log_evidence(spec, train, evidence, seed=seed)
+    glm = equivalent_glm(spec)
+    glm_se = 0.0
+    if spec.channel == "gaussian":
+        glm_value = glm_log_evidence(train.x, train.y, glm)
+    elif glm.offset_var == 0:
+        probit = TeacherSpec(activations=(), readout_var=glm.rho, channel="sign", noise=glm.s2)
+        linear = log_evidence(probit, train, evidence, seed=seed)
+        glm_value, glm_se = linear.value, linear.se
+    else:
+        glm_value = glm_se = float("nan")
+    return {
+        "free_entropy": deep.value,
+        "free_entropy_se": deep.se,
+        "free_entropy_glm": glm_value,
+        "free_entropy_glm_se": glm_se,
+        "evidence_s": deep.seconds,
     }
 
 
@@ -142,6 +173,7 @@ class Task(NamedTuple):
     n_pad: int | None
     keep: tuple[str, ...] = ()
     draws_dir: str | None = None
+    evidence: Any = None
 
 
 def run_task(task: Task) -> dict[str, Any]:
@@ -269,6 +301,7 @@ def _results(
             padded_size(config, p),
             keep,
             draws_dir,
+            config.evidence,
         )
         for p in points
     ]

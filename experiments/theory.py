@@ -29,6 +29,7 @@ THEORY_COLUMNS = (
     "rho_theory",
     "delta_eff_theory",
     "offset_var_theory",
+    "free_entropy_theory",
 )
 
 
@@ -44,6 +45,13 @@ def _ensemble(spec: TeacherSpec, alpha: float):
     from gle import bayes_optimal
 
     return bayes_optimal(_glm(spec), alpha)
+
+
+@cache
+def _free_entropy(spec: TeacherSpec, alpha: float) -> float:
+    from gle import free_entropy_theory
+
+    return float(free_entropy_theory(_glm(spec), alpha)[0])
 
 
 def theory_columns(spec: TeacherSpec, d: int, n: int, teacher: Mapping[str, float]) -> dict:
@@ -73,6 +81,7 @@ def theory_columns(spec: TeacherSpec, d: int, n: int, teacher: Mapping[str, floa
         "rho_theory": glm.rho,
         "delta_eff_theory": glm.delta_eff,
         "offset_var_theory": glm.offset_var,
+        "free_entropy_theory": float(_free_entropy(spec, alpha)),
     }
 
 

@@ -813,3 +813,30 @@ def test_a_variant_is_its_base_plus_what_differs(tmp_path):
     ):
         with pytest.raises(ConfigError, match=re.escape(message)):
             parse_config(text, str(tmp_path / "v.toml"))
+
+
+def test_a_sweep_measures_the_free_entropy_with_an_evidence_table(tmp_path):
+    """``[evidence]``: every point also stores free_entropy (+ SE), free_entropy_glm (exact for
+    the Gaussian channel) and free_entropy_theory, in nats per sample; the summary shows the
+    paired gap. On the linear model (depth 0) the deep student is the GLM: gap within 4 SE."""
+    text = TINY.replace('activations = ["tanh"]\nwidths = [1.0]', "activations = []\nwidths = []")
+    text = text.replace("d = [6, 8]", "d = [6]").replace("alpha = [1.0, 2.0]", "alpha = [2.0]")
+    text += "[evidence]\nnum_particles = 128\nreplicas = 3\n"
+    result = dgep(
+        "run", str(write(tmp_path, text)), "--out", str(tmp_path / "out"), "--no-progress"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "f_deep - f_glm" in result.stdout
+    ds = xr.load_dataset(tmp_path / "out" / "results.nc", engine="h5netcdf")
+    for name in ("free_entropy", "free_entropy_se", "free_entropy_glm", "free_entropy_theory"):
+        assert np.isfinite(ds[name]).all() and ds[name].attrs["units"] == "nats per sample", name
+    gap = ds["free_entropy"] - ds["free_entropy_glm"]
+    assert (abs(gap) < 4 * ds["free_entropy_se"] + 0.5 * ds["free_entropy_se"] ** 2 * 3).all()
+    for bad, message in (
+        ("num_particles = 0", "[evidence].num_particles = 0"),
+        ("particles = 5", "[evidence].particles = 5: unknown key"),
+    ):
+        config = write(tmp_path, TINY + f"[evidence]\n{bad}\n", "bad.toml")
+        refused = dgep("run", str(config), "--out", str(tmp_path / "bad"))
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        assert not (tmp_path / "bad").exists()
