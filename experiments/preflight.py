@@ -26,6 +26,7 @@ TEACHER_CHUNK = 20_000  # inputs per block of measure_teacher
 FLOPS_PER_SECOND = 5e10  # float32 gradients on 2 cores, chains on 2 host devices
 COMPILE_SECONDS = 5.0  # one compile per shape
 NUTS_STEPS_PER_DRAW = 31  # typical leapfrog steps per draw at the default target
+EVIDENCE_TEMPERATURES = 12  # typical number of temperatures of the evidence's tempered SMC
 
 
 class DuplicateSizeWarning(UserWarning):
@@ -66,12 +67,17 @@ def point_memory(spec: TeacherSpec, d: int, n: int, n_test: int, chains: int) ->
 
 def point_seconds(config: Config, spec: TeacherSpec, d: int, n: int) -> float:
     """Rough wall time of one point: gradients of ``6 n W`` FLOPs (``W`` weights) per leapfrog
-    step, the test set's outputs (``2 n_test W``) per draw, at ``FLOPS_PER_SECOND``."""
+    step, the test set's outputs (``2 n_test W``) per draw, and with ``[evidence]`` the SMC's
+    moves over ``EVIDENCE_TEMPERATURES`` temperatures, at ``FLOPS_PER_SECOND``."""
     sampler = config.sampler
     weights = spec.num_weights(d)
     steps = NUTS_STEPS_PER_DRAW if sampler.kernel == "nuts" else sampler.num_steps
     draws = sampler.num_chains * (sampler.num_warmup + sampler.num_samples)
     flops = draws * (steps * 6 * n * weights + 2 * config.data.n_test * weights)
+    if config.evidence is not None:  # tempered SMC: particles x moves per temperature
+        ev = config.evidence
+        moves = ev.num_particles * ev.num_mcmc_steps * ev.num_leapfrog * ev.replicas
+        flops += EVIDENCE_TEMPERATURES * moves * 6 * n * weights
     return flops / FLOPS_PER_SECOND
 
 
