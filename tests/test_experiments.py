@@ -840,3 +840,27 @@ def test_a_sweep_measures_the_free_entropy_with_an_evidence_table(tmp_path):
         refused = dgep("run", str(config), "--out", str(tmp_path / "bad"))
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_an_interrupted_plot_keeps_results_and_rebuild_draws_the_figures(
+    reference_run, tmp_path, capsys, monkeypatch
+):
+    """SIGINT (KeyboardInterrupt) while the figures are drawn: results.nc is already written,
+    the exit code is 130 with a line naming ``dgep rebuild``; rebuild then draws the figures."""
+    import experiments.plotting
+
+    out = tmp_path / "out"
+    shutil.copytree(reference_run[0] / "out", out)
+    for png in out.glob("*.png"):
+        png.unlink()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(experiments.plotting, "plot_comparison", interrupted)
+        assert main(["rebuild", str(out)]) == 130
+    assert "dgep rebuild DIR" in capsys.readouterr().err
+    assert (out / "results.nc").exists() and not list(out.glob("*.png"))
+    assert main(["rebuild", str(out)]) == 0
+    assert {p.name for p in out.glob("*.png")} == {"results.png", "nishimori.png"}
