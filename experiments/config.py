@@ -133,7 +133,7 @@ class Config:
     ) -> None:
         self.source = source
         self.overrides = tuple(overrides)  # the --set items applied to the file (provenance)
-        known = {"teacher", "data", "sampler", "run", "evidence"}
+        known = {"teacher", "data", "sampler", "run", "evidence", "estimators"}
         for key in raw:
             if key not in known:
                 self._fail(f"[{key}]", raw[key], "unknown table")
@@ -142,6 +142,11 @@ class Config:
         self.run = self._model(RunTable, "run", raw.get("run", {}))
         self.sampler = self._sampler(raw.get("sampler", {})) if sampler else None
         self.evidence = self._evidence(raw["evidence"]) if sampler and "evidence" in raw else None
+        self.estimators = None
+        if "estimators" in raw:
+            from .estimators import EstimatorsTable
+
+            self.estimators = self._model(EstimatorsTable, "estimators", raw["estimators"])
 
     def _sampler(self, table: Any) -> Any:
         from bayes import SamplerConfig  # validated by its owner; imports JAX, hence lazily
@@ -219,6 +224,7 @@ class Config:
                 "sampler": self.sampler.to_dict(),
                 "run": self.run.model_dump(),
                 **({"evidence": asdict(self.evidence)} if self.evidence else {}),
+                **({"estimators": self.estimators.model_dump()} if self.estimators else {}),
                 "provenance": {"source": self.source, "overrides": list(self.overrides)},
             },
             sort_keys=True,

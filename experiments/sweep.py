@@ -22,6 +22,7 @@ import numpy as np
 from teacher_student import TeacherSpec, measure_teacher, num_samples, problem_seeds, sample_teacher
 
 from .config import Config
+from .estimators import estimator_values
 from .results import write_results
 from .store import Point, ResultStore, atomic_write, paired_difference, point_values
 from .theory import theory_columns
@@ -93,6 +94,7 @@ def run_point(
     keep: tuple[str, ...] = (),
     draws_dir: str | None = None,
     evidence: Any = None,
+    estimators: Any = None,
 ) -> dict[str, Any]:
     """Teacher, data, posterior, measurements and theory of one point, as a flat dict.
 
@@ -125,6 +127,7 @@ def run_point(
     return {
         **measured,
         **(free_entropy_values(spec, train, evidence, point.seed) if evidence else {}),
+        **(estimator_values(spec, estimators, train, test) if estimators else {}),
         **teacher_values,
         **theory_columns(spec, point.d, train.n, teacher_values),
         "n": train.n,
@@ -174,6 +177,7 @@ class Task(NamedTuple):
     keep: tuple[str, ...] = ()
     draws_dir: str | None = None
     evidence: Any = None
+    estimators: Any = None
 
 
 def run_task(task: Task) -> dict[str, Any]:
@@ -302,6 +306,7 @@ def _results(
             keep,
             draws_dir,
             config.evidence,
+            config.estimators,
         )
         for p in points
     ]

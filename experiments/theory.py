@@ -30,6 +30,7 @@ THEORY_COLUMNS = (
     "delta_eff_theory",
     "offset_var_theory",
     "free_entropy_theory",
+    "eps_ridge_theory",
 )
 
 
@@ -63,7 +64,7 @@ def theory_columns(spec: TeacherSpec, d: int, n: int, teacher: Mapping[str, floa
     for the Gaussian channel adds the finite-``n`` cost of learning ``c_T``
     (``intercept_cost_teacher``, 0 for a centred ensemble).
     """
-    from gle import intercept_cost, teacher_prediction
+    from gle import intercept_cost, ridge_error, teacher_prediction
 
     glm = _glm(spec)
     alpha = n / d
@@ -82,6 +83,9 @@ def theory_columns(spec: TeacherSpec, d: int, n: int, teacher: Mapping[str, floa
         "delta_eff_theory": glm.delta_eff,
         "offset_var_theory": glm.offset_var,
         "free_entropy_theory": float(_free_entropy(spec, alpha)),
+        "eps_ridge_theory": float(ridge_error(alpha, glm.lam_bo, glm)[0])
+        if glm.channel == "gaussian"
+        else float("nan"),
     }
 
 

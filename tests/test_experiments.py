@@ -864,3 +864,43 @@ def test_an_interrupted_plot_keeps_results_and_rebuild_draws_the_figures(
     assert (out / "results.nc").exists() and not list(out.glob("*.png"))
     assert main(["rebuild", str(out)]) == 0
     assert {p.name for p in out.glob("*.png")} == {"results.png", "nishimori.png"}
+
+
+def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
+    """``[estimators]`` (empty: every learner that applies): ridge on each point's own data, at
+    lam_bo and best on the grid, next to its asymptotic error; bad names and grids are one line."""
+    from experiments.estimators import ridge_errors
+    from teacher_student import sample_teacher
+
+    result = dgep(
+        "run",
+        str(write(tmp_path, TINY + "[estimators]\n")),
+        "--out",
+        str(tmp_path / "o"),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    ds = xr.load_dataset(tmp_path / "o" / "results.nc", engine="h5netcdf")
+    assert (ds["eps_ridge"] <= ds["eps_ridge_bo"] + 1e-12).all()
+    assert np.isfinite(ds["eps_ridge_theory"]).all()
+    assert np.allclose(
+        ds["eps_ridge_theory"], ds["eps_theory"], rtol=1e-10
+    )  # ridge at lam_bo is BO
+    # the eigendecomposition solve against a direct one
+    spec = parse_config(TINY).settings[0]
+    teacher = sample_teacher(spec, 8, 0)
+    train, test = teacher.sample(16, 1), teacher.sample(50, 2)
+    w = np.linalg.solve(train.x.T @ train.x / 8 + 0.3 * np.eye(8), train.x.T @ train.y / np.sqrt(8))
+    direct = np.mean((test.f_star - test.x @ w / np.sqrt(8)) ** 2)
+    assert ridge_errors(train, test, np.array([0.3]))[0] == pytest.approx(direct, rel=1e-10)
+    for bad, message in (
+        ('names = ["lasso"]', "unknown estimator 'lasso'"),
+        ("ridge_grid = [-1.0]", "[estimators].ridge_grid = [-1.0]"),
+    ):
+        refused = dgep(
+            "run",
+            str(write(tmp_path, TINY + f"[estimators]\n{bad}\n", "b.toml")),
+            "--out",
+            str(tmp_path / "bad"),
+        )
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
