@@ -72,42 +72,28 @@ class SamplerConfig:
 
     ``init``: ``teacher`` (informed start: the chain starts in equilibrium, docs/theory.md 5),
     ``prior`` (a fresh prior draw per chain), ``zero`` (``1e-2`` times a normal draw per chain) or
-    ``mixed``: the even chains (0, 2, ...) at the teacher, the odd ones from a fresh prior draw
-    (``num_chains >= 2``), so that the run itself tells whether it looks thermalised: in
-    equilibrium the informed and uninformed chains agree within their Monte-Carlo errors
-    (``measure``'s start gaps, docs/theory.md 5).
+    ``mixed``: the even chains at the teacher, the odd ones from a prior draw
+    (``num_chains >= 2``), so the run reports its start gaps (``measure``, docs/theory.md 5).
     ``kernel``: ``nuts``, or ``hmc`` with ``num_steps`` leapfrog steps or, when
     ``trajectory_length`` is set, that integration time per draw, drawn uniformly from
-    ``trajectory_length x [1 - HMC_JITTER, 1 + HMC_JITTER]`` (no resonance with any direction's
-    period); the step size is adapted in both. The coordinates are standard normal under the
-    prior, so ``pi / 2`` turns every prior-dominated direction by a quarter period: one draw
-    decorrelates it. ``target_accept``: the mean acceptance the step size is adapted to; when
-    not given, ``DEFAULT_TARGET_ACCEPT[kernel]``: 0.55 for NUTS and 0.8 for HMC (NumPyro's
-    default). NumPyro's warmup ends on the dual average of the log step size, below its last
-    iterate, so a target is reached higher than asked: 0.65 (the asymptotically optimal
-    acceptance of HMC in high dimension, 0.651, Beskos et al. 2013) as 0.74-0.79, 0.55 as
-    0.58-0.66. Measured at L = 2 tanh, alpha = 2, informed start, 150 warmup, 8 teachers
-    (benchmarks/warmup.py): NUTS takes a median 31 / 31 leapfrog steps per draw at d = 50 / 100
-    at 0.55, 31 / 47 at 0.65, for 0.95x the ESS per draw of the output (median 380 of 400
-    against 400); with 4 teachers 0.8 took 56 / 63 for the same ESS per draw as 0.65. On the
-    480 validation points (data/validation/target_accept_055) 0.55 agrees with 0.65 everywhere
-    for 1.22x the ESS per gradient of the output and of the Gibbs error (one divergence in 480
-    runs). HMC with a set integration time gains nothing from a lower target (fewer steps per
-    draw, proportionally fewer ESS).
-    ``num_warmup``: warmup steps, adapted as ``adaptation`` says; when not given, it is
-    ``"step_size"`` for ``init = "teacher"`` and ``"windows"`` for the other starts.
-    ``"step_size"``: the identity mass matrix (the coordinates are standard normal under the
-    prior) and one dual averaging of the step size over all ``num_warmup`` steps (NumPyro's
-    ``dual_averaging``, its constants, ending on the average), for the informed start, which
-    needs no burn-in: measured at L = 2 tanh, alpha = 2, d = 50 / 100, 8 teachers each
-    (benchmarks/warmup.py), 30 and 50 steps were reliable in all 32 NUTS runs (R-hat <= 1.02,
-    smallest chain acceptance 0.48 at 30 and 0.58 at 50, ESS of the output 375-400 of 400) and
-    in the HMC pi/2 runs; on the 480 validation points (data/validation/step_size) 50 steps
-    agree with the 200-step schedule at the same ESS per gradient. ``"windows"``: NumPyro's
-    (Stan's) schedule, step size and diagonal mass matrix, the step size restarted after each
-    mass-matrix update, for starts that need a burn-in; it needs at least ``RELIABLE_WARMUP``
-    (150) steps, or ``check_warmup`` warns.
+    ``trajectory_length x [1 - HMC_JITTER, 1 + HMC_JITTER]``. The coordinates are standard
+    normal under the prior, so ``pi / 2`` turns every prior-dominated direction by a quarter
+    period. ``target_accept``: the mean acceptance the step size is adapted to, by default
+    ``DEFAULT_TARGET_ACCEPT[kernel]``; NumPyro's warmup ends on the dual average of the log step
+    size, so a target is reached higher than asked.
+    ``num_warmup``: warmup steps, adapted as ``adaptation`` says (default ``"step_size"`` for
+    ``init = "teacher"``, ``"windows"`` otherwise). ``"step_size"``: the identity mass matrix and
+    one dual averaging of the step size over all warmup steps (NumPyro's ``dual_averaging``,
+    ending on the average), for the informed start, which needs no burn-in. ``"windows"``:
+    NumPyro's (Stan's) schedule with a diagonal mass matrix, for starts that need a burn-in; below
+    ``RELIABLE_WARMUP`` steps ``check_warmup`` warns.
     ``test_chunk``: test points evaluated at once (memory ``test_chunk x max(d, k)`` per chain).
+
+    The defaults were chosen by measurement: docs/performance.md (benchmarks/warmup.py,
+    benchmarks/sampler.py) and data/validation/README.md (target_accept_055, step_size).
+
+    References: Hoffman, Gelman 2014 (NUTS, dual averaging); Beskos et al. 2013 (optimal HMC
+    acceptance 0.651); Stan's warmup schedule (NumPyro's ``build_adaptation_schedule``).
     """
 
     num_warmup: int = 500
@@ -186,12 +172,8 @@ class SamplerConfig:
 
     def check_warmup(self) -> None:
         """``ShortWarmupWarning`` below ``RELIABLE_WARMUP`` warmup steps of NumPyro's schedule
-        (``adaptation = "windows"``; none for 0: no adaptation). Measured at L = 2 tanh, alpha =
-        2, d = 50 / 100, 8 teachers each, informed start (benchmarks/warmup.py): with 50 steps 10
-        of 16 NUTS runs at the target 0.55 had R-hat > 1.05, most with a chain that never moved
-        (acceptance 0.000, R-hat inf), 3 of 16 at 0.65; with 100 the smallest chain acceptance
-        was 0.39, with 150 0.50 (0.48 / 0.71 at 0.65). HMC was less affected (target 0.8;
-        smallest 0.43 at 50)."""
+        (``adaptation = "windows"``; none for 0: no adaptation): its step size is settled in the
+        last phase only, which a short warmup starves (docs/performance.md)."""
         if self.adaptation == "windows" and 0 < self.num_warmup < RELIABLE_WARMUP:
             warnings.warn(
                 f"sampler.num_warmup = {self.num_warmup}: below {RELIABLE_WARMUP} NumPyro settles "
@@ -282,8 +264,7 @@ class ChainFunction(NamedTuple):
     observables)``: with ``fresh`` it starts the chains at ``z0`` and runs the warmup first
     (``states`` is then only the shape template from ``placeholder``); it then runs ``block``
     kept draws and counts the first ``count``. The warmup steps run in the loop of the first
-    draw, so the program holds one copy of the kernel (backend compile at d = 100: 2.1-3.2 s,
-    against 4.6-5.3 s with a warmup loop of its own)."""
+    draw, so the program holds one copy of the kernel (its compile time: docs/performance.md)."""
 
     run: Any
     placeholder: Any
