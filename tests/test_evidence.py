@@ -50,3 +50,16 @@ def test_tiny_deep_network_against_importance_sampling_from_the_prior(channel):
     brute_se = w.std() / w.mean() / np.sqrt(draws) / train.n
     est = log_evidence(spec, train, CONFIG, seed=1)
     assert abs(est.value - brute) < tolerance(est) + 4 * brute_se, (est, brute, brute_se)
+
+
+def test_the_reported_standard_error_is_honest():
+    """32 independent replicas on one dataset, read as 8 estimates of 4 replicas each: the
+    spread of the 8 values matches their reported SE within a factor 2 (the SD of 8 values has
+    a relative SE of about 0.27, so 2 is over 2.5 of it)."""
+    spec = TeacherSpec(activations=("tanh",), noise=0.1)
+    train = sample_teacher(spec, 5, 0).sample(10, 1)
+    est = log_evidence(spec, train, EvidenceConfig(num_particles=64, replicas=32), seed=2)
+    groups = est.replica_values.reshape(8, 4)
+    spread = groups.mean(axis=1).std(ddof=1)
+    reported = np.mean(groups.std(axis=1, ddof=1) / 2)
+    assert 0.5 < spread / reported < 2, (spread, reported)
