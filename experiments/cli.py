@@ -169,9 +169,17 @@ def cmd_rebuild(args: argparse.Namespace) -> None:
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
-    from .results import format_diagnostics, format_summary, open_results, summarize
+    from .results import (
+        combine_sizes,
+        format_diagnostics,
+        format_summary,
+        open_results,
+        summarize,
+    )
 
     ds = open_results(args.results)
+    if args.other_sizes:
+        ds = combine_sizes([ds, *(open_results(p) for p in args.other_sizes)])
     print(format_summary(summarize(ds), markdown=args.markdown))
     print(format_diagnostics(ds))
 
@@ -273,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rebuild)
     p = sub.add_parser("summary", help="mean +- SE over seeds and d -> infinity")
     p.add_argument("results", help="a results.nc, or a sweep directory holding one")
+    p.add_argument(
+        "other_sizes",
+        nargs="*",
+        help="more results of the same settings and alphas at other d: combined along d",
+    )
     p.add_argument("--markdown", action="store_true", help="Markdown tables")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser(

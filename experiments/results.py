@@ -217,6 +217,27 @@ def open_results(path: str | Path) -> xr.Dataset:
     return ds.expand_dims("setting").assign_coords(setting_label=("setting", label))
 
 
+def combine_sizes(datasets: list[xr.Dataset]) -> xr.Dataset:
+    """Results of the same settings and alphas sampled at different ``d`` (e.g. a sweep and its
+    ``--set data.d=[60]`` variant) as one dataset over the union of their ``d`` (seeds
+    aligned, missing ones NaN), so the extrapolation ``d -> infinity`` uses every size."""
+    import xarray as xr
+
+    labels = [tuple(np.atleast_1d(ds["setting_label"].values)) for ds in datasets]
+    if len(set(labels)) != 1:
+        raise ValueError(f"results of different settings cannot be combined: {labels}")
+    alphas = [tuple(ds["alpha"].values) for ds in datasets]
+    if len(set(alphas)) != 1:
+        raise ValueError(f"results on different alpha grids cannot be combined: {alphas}")
+    sizes = [set(ds["d"].values) for ds in datasets]
+    if any(a & b for i, a in enumerate(sizes) for b in sizes[i + 1 :]):
+        raise ValueError("results to combine must have distinct d")
+    variables = set.intersection(*(set(ds.data_vars) for ds in datasets))
+    parts = [ds[sorted(variables)] for ds in datasets]
+    combined = xr.concat(parts, "d", join="outer", combine_attrs="override")
+    return combined.sortby("d")
+
+
 class Extrapolation(NamedTuple):
     value: float
     se: float

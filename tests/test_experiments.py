@@ -904,3 +904,18 @@ def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
             str(tmp_path / "bad"),
         )
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+
+
+def test_results_at_other_sizes_combine_along_d(reference_run, tmp_path):
+    from experiments.results import combine_sizes
+
+    ds = open_results(reference_run[0] / "out" / "results.nc")
+    combined = combine_sizes([ds.isel(d=[1]), ds.isel(d=[0])])
+    assert list(combined["d"].values) == [6, 8]
+    assert np.allclose(combined["eps_bayes"].values, ds["eps_bayes"].values, equal_nan=True)
+    with pytest.raises(ValueError, match="distinct d"):
+        combine_sizes([ds, ds])
+    with pytest.raises(ValueError, match="different alpha grids"):
+        combine_sizes([ds.isel(d=[0]), ds.isel(d=[1], alpha=[0])])
+    summary = dgep("summary", str(reference_run[0] / "out"), str(reference_run[0] / "out"))
+    assert summary.returncode == 2 and "distinct d" in summary.stderr
