@@ -357,3 +357,26 @@ def test_sign_offset_paired_difference_vanishes_once_the_offset_is_learned(sign_
     assert bool((abs(z) < 3).all()), z.values
     early = summary.sel(alpha=summary["alpha"] <= 1)
     assert float(early["paired_diff"].mean()) > 0
+
+
+def test_four_sizes_extrapolate_to_the_glm(large_d_dir="d60"):
+    """data/validation and its d = 60 variant (`--set data.d=[60]`) combined over d = 20-60 (a
+    factor 3 in 1/d): every extrapolated eps_bayes within 3 SE of the GLM, every paired
+    difference within 3 SE of 0, the pooled Nishimori gaps within 3 SE."""
+    from experiments.results import combine_sizes
+
+    large = open_results(DATA / large_d_dir / "results.nc")
+    assert (large["error"] == "").all() and int(large["eps_bayes"].count()) == large[
+        "eps_bayes"
+    ].size
+    ds = combine_sizes([open_results(DATA / "results.nc"), large])
+    summary = summarize(ds)
+    assert list(summary["d"].values) == [20, 30, 45, 60]
+    for s, raw in enumerate(json.loads(ds.attrs["specs"])):
+        theory = bayes_optimal(TeacherSpec.from_dict(raw), summary["alpha"].values).eps_bo
+        sub = summary.isel(setting=s)
+        z = (sub["eps_bayes_inf"].values - theory) / sub["eps_bayes_inf_se"].values
+        assert np.all(np.abs(z) < 3), (raw, z)
+    for name in ("paired_diff_inf", "nishimori_eps_gap_pooled", "nishimori_overlap_gap_pooled"):
+        z = summary[name] / summary[f"{name}_se"]
+        assert bool((abs(z) < 3).all()), (name, z.values)
