@@ -249,20 +249,37 @@ def mean_se(da: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, xr.DataA
     return da.mean(dim), da.std(dim, ddof=1) / np.sqrt(count)
 
 
-def extrapolate(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray) -> Extrapolation:
-    """Weighted least-squares fit ``mean = c0 + c1 / d``; ``c0`` and its standard error.
+def extrapolate(
+    inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray, order: int = 1
+) -> Extrapolation:
+    """Weighted least-squares fit ``mean = c0 + c1 / d (+ c2 / d^2 for order 2)``; ``c0`` and
+    its standard error.
 
     Weights ``1 / se^2``; the SE of ``c0`` is from ``(X^T W X)^{-1}`` (known variances).
-    Needs two or more values of d with finite SE; NaN otherwise.
+    Needs ``order + 1`` or more values of d with finite SE; NaN otherwise.
     """
-    ok = np.isfinite(mean) & np.isfinite(se) & (se > 0)
-    if ok.sum() < 2:
+    coef, cov, _ = _weighted_fit(inv_d, mean, se, order)
+    if coef is None:
         return Extrapolation(float("nan"), float("nan"))
-    X = np.stack([np.ones(ok.sum()), inv_d[ok]], axis=1)
+    return Extrapolation(float(coef[0]), float(np.sqrt(cov[0, 0])))
+
+
+def _weighted_fit(inv_d, mean, se, order):
+    ok = np.isfinite(mean) & np.isfinite(se) & (se > 0)
+    if ok.sum() < order + 1:
+        return None, None, float("nan")
+    X = np.stack([inv_d[ok] ** k for k in range(order + 1)], axis=1)
     W = 1 / se[ok] ** 2
     cov = np.linalg.inv(X.T @ (W[:, None] * X))
     coef = cov @ X.T @ (W * mean[ok])
-    return Extrapolation(float(coef[0]), float(np.sqrt(cov[0, 0])))
+    chi2 = float(np.sum(W * (mean[ok] - X @ coef) ** 2))
+    return coef, cov, chi2
+
+
+def fit_chi2(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray, order: int) -> float:
+    """``chi^2`` of the residuals of ``extrapolate``'s fit of that order (``order + 1``
+    parameters): with ``k`` sizes its expectation is ``k - order - 1`` if the model holds."""
+    return _weighted_fit(inv_d, mean, se, order)[2]
 
 
 NISHIMORI_GAPS = ("nishimori_eps_gap", "nishimori_overlap_gap")

@@ -919,3 +919,15 @@ def test_results_at_other_sizes_combine_along_d(reference_run, tmp_path):
         combine_sizes([ds.isel(d=[0]), ds.isel(d=[1], alpha=[0])])
     summary = dgep("summary", str(reference_run[0] / "out"), str(reference_run[0] / "out"))
     assert summary.returncode == 2 and "distinct d" in summary.stderr
+
+
+def test_the_quadratic_extrapolation_recovers_a_known_curve():
+    from experiments.results import fit_chi2
+
+    inv_d = 1 / np.array([20.0, 30.0, 45.0, 60.0])
+    curve = 0.3 + 2.0 * inv_d - 30.0 * inv_d**2
+    se = np.full(4, 0.001)
+    fit = extrapolate(inv_d, curve, se, order=2)
+    assert fit.value == pytest.approx(0.3, abs=1e-9) and fit.se > extrapolate(inv_d, curve, se).se
+    assert fit_chi2(inv_d, curve, se, 2) == pytest.approx(0, abs=1e-12)
+    assert fit_chi2(inv_d, curve, se, 1) > 10  # a line misses the curvature by many SE
