@@ -140,33 +140,27 @@ class Config:
         self.settings = self._teachers(raw.get("teacher"))
         self.data = self._model(DataTable, "data", raw.get("data"))
         self.run = self._model(RunTable, "run", raw.get("run", {}))
-        self.sampler = self._sampler(raw.get("sampler", {})) if sampler else None
-        self.evidence = self._evidence(raw["evidence"]) if sampler and "evidence" in raw else None
+        self.sampler = self.evidence = None
+        if sampler:  # validated by their owner, bayes; it imports JAX, hence lazily
+            from bayes import EvidenceConfig, SamplerConfig
+
+            self.sampler = self._dataclass_table("sampler", SamplerConfig, raw.get("sampler", {}))
+            if "evidence" in raw:
+                self.evidence = self._dataclass_table("evidence", EvidenceConfig, raw["evidence"])
         self.estimators = None
         if "estimators" in raw:
             from .estimators import EstimatorsTable
 
             self.estimators = self._model(EstimatorsTable, "estimators", raw["estimators"])
 
-    def _sampler(self, table: Any) -> Any:
-        from bayes import SamplerConfig  # validated by its owner; imports JAX, hence lazily
-
-        self._check_table("sampler", table, {f.name for f in fields(SamplerConfig)})
+    def _dataclass_table(self, name: str, cls: type, table: Any) -> Any:
+        """A table validated by its owner's dataclass (``bayes.SamplerConfig``,
+        ``bayes.EvidenceConfig``): unknown keys and bad values name ``[name].key``."""
+        self._check_table(name, table, {f.name for f in fields(cls)})
         try:
-            return SamplerConfig(**table)
+            return cls(**table)
         except (TypeError, ValueError) as err:
-            message = str(err).replace("sampler.", "[sampler].", 1)
-            raise ConfigError(f"{self.source}: {message}") from None
-
-    def _evidence(self, table: Any) -> Any:
-        """``[evidence]``: the settings of ``bayes.EvidenceConfig`` (an empty table: defaults)."""
-        from bayes import EvidenceConfig
-
-        self._check_table("evidence", table, {f.name for f in fields(EvidenceConfig)})
-        try:
-            return EvidenceConfig(**table)
-        except (TypeError, ValueError) as err:
-            message = str(err).replace("evidence.", "[evidence].", 1)
+            message = str(err).replace(f"{name}.", f"[{name}].", 1)
             raise ConfigError(f"{self.source}: {message}") from None
 
     def _fail(self, key: str, value: Any, message: str) -> None:

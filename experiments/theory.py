@@ -48,45 +48,49 @@ def _ensemble(spec: TeacherSpec, alpha: float):
     return bayes_optimal(_glm(spec), alpha)
 
 
-@cache
-def _free_entropy(spec: TeacherSpec, alpha: float) -> float:
-    from gle import free_entropy_theory
-
-    return float(free_entropy_theory(_glm(spec), alpha)[0])
-
-
 def theory_columns(spec: TeacherSpec, d: int, n: int, teacher: Mapping[str, float]) -> dict:
-    """Ensemble and per-teacher theory of one point (docs/theory.md 4, 4.1, 7, 7.1).
+    """Ensemble and per-teacher theory of one point (``_theory_columns``, cached: a sweep
+    reads its records several times)."""
+    return dict(_theory_columns(spec, d, n, *(float(teacher[k]) for k in TEACHER_COLUMNS)))
 
-    ``teacher`` maps ``TEACHER_COLUMNS`` to the measured values. The ensemble columns average
+
+@cache
+def _theory_columns(
+    spec: TeacherSpec, d: int, n: int, rho_t: float, de_t: float, c_t: float
+) -> tuple:
+    """Ensemble and per-teacher theory of one point (docs/theory.md 4, 4.1, 7, 7.1), as
+    ``(column, value)`` pairs.
+
+    ``rho_t``, ``de_t``, ``c_t``: the measured ``TEACHER_COLUMNS``. The ensemble columns average
     over the output offset ``c ~ N(0, offset_var)`` (sign channel); the per-teacher prediction
     uses the teacher's own ``rho_T``, ``delta_eff_T`` and offset ``c_T = mean_f_teacher``, and
     for the Gaussian channel adds the finite-``n`` cost of learning ``c_T``
     (``intercept_cost_teacher``, 0 for a centred ensemble).
     """
-    from gle import intercept_cost, ridge_error, teacher_prediction
+    from gle import free_entropy_theory, intercept_cost, ridge_error, teacher_prediction
 
     glm = _glm(spec)
     alpha = n / d
     fp = _ensemble(spec, alpha)
-    rho_t, de_t, c_t = (float(teacher[k]) for k in TEACHER_COLUMNS)
     cost = float(intercept_cost(alpha, d, glm, c_t)[0]) if glm.channel == "gaussian" else 0.0
-    return {
-        "alpha_realised": alpha,
-        "eps_theory": float(fp.eps_bo[0]),
-        "eps_gibbs_theory": float(fp.eps_gibbs[0]),
-        "eps_theory_clean": float(fp.eps_bo_clean[0]),
-        "eps_theory_teacher": float(teacher_prediction(alpha, glm, rho_t, de_t, c_t, d)[0]),
-        "intercept_cost_teacher": cost,
-        "q_theory": float(fp.q[0]),
-        "rho_theory": glm.rho,
-        "delta_eff_theory": glm.delta_eff,
-        "offset_var_theory": glm.offset_var,
-        "free_entropy_theory": float(_free_entropy(spec, alpha)),
-        "eps_ridge_theory": float(ridge_error(alpha, glm.lam_bo, glm)[0])
-        if glm.channel == "gaussian"
-        else float("nan"),
-    }
+    return tuple(
+        {
+            "alpha_realised": alpha,
+            "eps_theory": float(fp.eps_bo[0]),
+            "eps_gibbs_theory": float(fp.eps_gibbs[0]),
+            "eps_theory_clean": float(fp.eps_bo_clean[0]),
+            "eps_theory_teacher": float(teacher_prediction(alpha, glm, rho_t, de_t, c_t, d)[0]),
+            "intercept_cost_teacher": cost,
+            "q_theory": float(fp.q[0]),
+            "rho_theory": glm.rho,
+            "delta_eff_theory": glm.delta_eff,
+            "offset_var_theory": glm.offset_var,
+            "free_entropy_theory": float(free_entropy_theory(glm, alpha, fp)[0]),
+            "eps_ridge_theory": float(ridge_error(alpha, glm.lam_bo, glm)[0])
+            if glm.channel == "gaussian"
+            else float("nan"),
+        }.items()
+    )
 
 
 def theory_note(spec: TeacherSpec) -> str | None:

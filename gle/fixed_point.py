@@ -135,7 +135,15 @@ class SignChannel:
     LOG_BRACKET = 80.0
 
     @staticmethod
+    def field(rho: float, s2: float, excess: np.ndarray, offset: np.ndarray | float = 0.0):
+        """``S2 = s2 + e``, ``a = sqrt(q / S2)``, ``b = c / sqrt(S2)``: the estimate's field
+        ``u = a xi + b`` in units of its residual noise."""
+        S2 = s2 + excess
+        return S2, np.sqrt(np.clip(rho - excess, 0, None) / S2), offset / np.sqrt(S2)
+
+    @classmethod
     def conjugate(
+        cls,
         alpha: np.ndarray,
         rho: float,
         s2: float,
@@ -143,9 +151,8 @@ class SignChannel:
         offset: np.ndarray | float = 0.0,
     ) -> np.ndarray:
         """``r(e) = (alpha / S2) J(sqrt(q / S2), c / sqrt(S2))``."""
-        S2 = s2 + excess
-        a = np.sqrt(np.clip(rho - excess, 0, None) / S2)
-        return alpha / S2 * probit_fisher(a, offset / np.sqrt(S2))
+        S2, a, b = cls.field(rho, s2, excess, offset)
+        return alpha / S2 * probit_fisher(a, b)
 
     @classmethod
     def solve(
@@ -184,9 +191,8 @@ class SignChannel:
     ) -> np.ndarray:
         """``I_out = E h2(Phi(a xi + c / sqrt(S2))) - E h2(Phi(sqrt(rho / s2) xi + c / sqrt(s2)))``
         (docs/theory.md 4.1): the label's entropy given the estimate minus that given the signal."""
-        S2 = s2 + excess
-        a = np.sqrt(np.clip(rho - excess, 0, None) / S2)
-        given_estimate = probit_entropy(a, offset / np.sqrt(S2))
+        _, a, b = SignChannel.field(rho, s2, excess, offset)
+        given_estimate = probit_entropy(a, b)
         if s2 == 0:
             return given_estimate
         return given_estimate - probit_entropy(np.sqrt(rho / s2), offset / np.sqrt(s2))
@@ -329,11 +335,10 @@ def solve_glm_ensemble(
     c, weight = offset_rule(offset_var, nodes)
     parts = []
     for start in range(0, alpha.size, _CHUNK):
-        fp = solve_glm(alpha[start : start + _CHUNK, None], rho, delta_eff, noise, channel, c)
-        fields = {f: np.asarray(getattr(fp, f)) @ weight for f in FixedPoint._fields}
-        fields["converged"] = fp.converged.all(axis=-1)
-        fields["alpha"] = alpha[start : start + _CHUNK]
-        parts.append(FixedPoint(**fields))
+        part = alpha[start : start + _CHUNK]
+        fp = solve_glm(part[:, None], rho, delta_eff, noise, channel, c)
+        averaged = {f: getattr(fp, f) @ weight for f in FixedPoint._fields[1:-1]}
+        parts.append(FixedPoint(part, **averaged, converged=fp.converged.all(axis=-1)))
     return FixedPoint(*(np.concatenate(values) for values in zip(*parts, strict=True)))
 
 

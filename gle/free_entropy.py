@@ -23,7 +23,7 @@ from scipy import linalg
 
 from .curve import bayes_optimal
 from .equivalent import EquivalentGLM, equivalent_glm
-from .fixed_point import offset_rule, probit_entropy
+from .fixed_point import FixedPoint, offset_rule, probit_entropy
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -47,9 +47,12 @@ def glm_log_evidence(x: np.ndarray, y: np.ndarray, glm: EquivalentGLM) -> float:
     return float(-0.5 * (white @ white + log_det + n * _LOG_2PI) / n)
 
 
-def free_entropy_theory(spec_or_glm, alpha: np.ndarray | float) -> np.ndarray:
-    """The replica prediction ``E f_glm`` per sample over an alpha grid (nats per sample)."""
-    fp = bayes_optimal(spec_or_glm, alpha)
+def free_entropy_theory(
+    spec_or_glm, alpha: np.ndarray | float, fixed_point: FixedPoint | None = None
+) -> np.ndarray:
+    """The replica prediction ``E f_glm`` per sample over an alpha grid (nats per sample);
+    ``fixed_point``: ``bayes_optimal(spec_or_glm, alpha)`` when already solved."""
+    fp = bayes_optimal(spec_or_glm, alpha) if fixed_point is None else fixed_point
     glm = spec_or_glm if isinstance(spec_or_glm, EquivalentGLM) else equivalent_glm(spec_or_glm)
     if glm.channel == "gaussian":
         return -fp.mutual_information / fp.alpha - 0.5 * np.log(2 * np.pi * np.e * glm.s2)

@@ -16,3 +16,11 @@ def gaussian_expectation(f, var, mean=0.0):
         limit=1000,
         points=[-mean / s, 0.0],
     )[0]
+
+
+def log_mean_exp(log_w):
+    """``ln mean exp(log_w)`` of importance weights and its standard error (delta method:
+    the relative SE of the mean weight)."""
+    top = log_w.max()
+    w = np.exp(log_w - top)
+    return top + np.log(w.mean()), w.std() / w.mean() / np.sqrt(w.size)

@@ -57,10 +57,13 @@ teacher_inputs = 2000
 TIMING = {"wall_s", "sampler_s"}
 
 
+DGEP = [sys.executable, "-m", "experiments.cli"]
+
+
 def dgep(*args, cwd=None):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "experiments.cli", *args],
+        [*DGEP, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -141,16 +144,7 @@ def test_killed_sweep_resumes_to_identical_results(reference_run, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "experiments.cli",
-            "run",
-            str(config),
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
+        [*DGEP, "run", str(config), "--out", str(out), "--no-progress"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -663,9 +657,7 @@ def test_a_config_can_name_an_activation_by_reference(tmp_path):
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     run = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "experiments.cli",
+            *DGEP,
             "run",
             str(config),
             "--out",
@@ -762,16 +754,7 @@ def test_killed_at_random_instants_the_sweep_ends_identical(reference_run, tmp_p
     config = write(tmp_path, TINY)
     out = tmp_path / "out"
     rng = np.random.default_rng(2026)
-    command = [
-        sys.executable,
-        "-m",
-        "experiments.cli",
-        "run",
-        str(config),
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
+    command = [*DGEP, "run", str(config), "--out", str(out), "--no-progress"]
     for instant in rng.uniform(0.5, 12.0, size=6):
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
