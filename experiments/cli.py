@@ -165,7 +165,12 @@ def cmd_rebuild(args: argparse.Namespace) -> None:
     config = Config(
         raw, provenance.get("source", str(path)), overrides=provenance.get("overrides", ())
     )
-    _report(write_results(config, ResultStore(root)), root)
+    store = ResultStore(root)
+    store.try_lock()  # a running sweep's directory is read, not repaired
+    try:
+        _report(write_results(config, store), root)
+    finally:
+        store.unlock()
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -274,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
     p = sub.add_parser(
         "rebuild",
-        help="rebuild DIR/results.nc and its figures from the point files, with the current "
+        help="rebuild DIR/results.nc and its figures from DIR/points.jsonl, with the current "
         "theory (nothing is sampled)",
     )
     p.add_argument("directory", help="a sweep directory (written by dgep run)")

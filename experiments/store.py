@@ -1,9 +1,14 @@
-"""The output directory of a sweep: ``config.json``, ``points/*.json`` (one record per point,
-written atomically), the lock, and the records read back with the current theory.
+"""The output directory of a sweep: ``config.json``, ``points.jsonl`` (one record per line), the
+lock, and the records read back with the current theory.
 
-Each finished point is one small JSON file written atomically (temporary file, then
-``os.replace``) in ``DIR/points``; ``DIR/config.json`` holds the configuration, and one whose
-points would differ (``config.point_identity``) is refused unless ``fresh``.
+Only the process holding the directory's lock (``ResultStore.lock``) writes. Each finished point
+is appended to ``DIR/points.jsonl`` as one line (one ``write``, then ``fsync``); a later line for
+the same point replaces an earlier one. A line cut short by a kill is the file's last and has no
+newline: the lock holder moves it to ``DIR/damaged/`` on opening, and a reader without the lock
+skips it (it may be a write in flight). ``DIR/config.json`` holds the configuration, and one
+whose points would differ (``config.point_identity``) is refused unless ``fresh``. Directories
+written before ``points.jsonl`` kept one file per point in ``DIR/points/``; the lock holder
+moves those into ``points.jsonl`` on opening.
 """
 
 from __future__ import annotations
@@ -73,11 +78,12 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 class ResultStore:
-    """The output directory of a sweep: ``config.json``, ``points/*.json``, ``results.nc``."""
+    """The output directory of a sweep: ``config.json``, ``points.jsonl``, ``results.nc``."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.points_dir = self.root / "points"
+        self.points_path = self.root / "points.jsonl"
+        self.damaged_dir = self.root / "damaged"
         self._lock = None
 
     def lock(self) -> None:
@@ -98,6 +104,14 @@ class ResultStore:
         owner.write_text(f"dgep run, pid {os.getpid()} on {os.uname().nodename}\n")
         self._lock = lock
 
+    def try_lock(self) -> bool:
+        """``lock`` if the directory is free; False (and nothing held) if it is in use."""
+        try:
+            self.lock()
+        except ValueError:
+            return False
+        return True
+
     def unlock(self) -> None:
         if self._lock is not None:
             (self.root / ".lock.owner").unlink(missing_ok=True)
@@ -105,9 +119,9 @@ class ResultStore:
             self._lock = None
 
     def open(self, config: Config, *, fresh: bool = False) -> None:
-        """Create or resume; a config whose points differ is refused unless ``fresh`` (which
-        clears the directory). Seeds, the seed target and execution settings may change
-        (``point_identity``): more seeds extend the sweep."""
+        """Create or resume (the caller holds the lock); a config whose points differ is refused
+        unless ``fresh`` (which discards the records). Seeds, the seed target and execution
+        settings may change (``point_identity``): more seeds extend the sweep."""
         config_path = self.root / "config.json"
         if config_path.exists():
             differences = identity_differences(config_path.read_text(), config.to_json())
@@ -118,37 +132,91 @@ class ResultStore:
                     "another --out directory or --fresh to discard them"
                 )
             if fresh:
-                shutil.rmtree(self.points_dir, ignore_errors=True)
-        self.points_dir.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(self.root / "points", ignore_errors=True)
+                self.points_path.unlink(missing_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(config_path, lambda p: p.write_text(config.to_json()))
+        self.repair()
+
+    def repair(self) -> None:
+        """Under the lock: set aside a cut-off last line and move the one-file-per-point records
+        of ``DIR/points/`` into ``points.jsonl``, so that the file is whole lines of records."""
+        assert self._lock is not None, "repair needs the directory's lock"
+        if self.points_path.exists():
+            text = self.points_path.read_text()
+            keep, damaged = self._parse(text, complete=True)
+            if damaged:
+                for line, why in damaged:
+                    self._set_aside(line, self.points_path, why)
+                body = "".join(json.dumps(r) + "\n" for r in keep)
+                atomic_write(self.points_path, lambda p: p.write_text(body))
+        legacy = self.root / "points"
+        if legacy.is_dir():
+            for path in sorted(legacy.glob("*.json")):
+                text = path.read_text()
+                records, damaged = self._parse(text + "\n", complete=True)
+                if damaged:
+                    self._set_aside(text, path, damaged[0][1].split(": ", 1)[1])
+                else:
+                    self.write_point(records[0])
+                path.unlink()
+            shutil.rmtree(legacy)
 
     def write_point(self, record: dict[str, Any]) -> None:
-        key = Point(**record["point"]).key
-        atomic_write(self.points_dir / f"{key}.json", lambda p: p.write_text(json.dumps(record)))
+        """Append one record as one line (the caller holds the lock)."""
+        line = (json.dumps(record) + "\n").encode()
+        new = not self.points_path.exists()
+        fd = os.open(self.points_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if new:
+            os.chmod(self.points_path, 0o666 & ~_umask())
 
     def records(self) -> list[dict[str, Any]]:
-        """Every point record, finished or failed, in key order. A file that does not hold a
-        record (truncated, edited) is named in a ``DamagedRecordWarning``, moved to
-        ``points/damaged/`` and so computed again."""
-        out = []
-        for path in sorted(self.points_dir.glob("*.json")):
+        """Every point's latest record, finished or failed, in key order. A line that does not
+        hold a record (edited) is named in a ``DamagedRecordWarning`` and, by the lock holder,
+        moved to ``DIR/damaged/`` (so its point is computed again); a cut-off last line is
+        skipped."""
+        if self._lock is not None:
+            self.repair()
+        text = self.points_path.read_text() if self.points_path.exists() else ""
+        records, damaged = self._parse(text, complete=False)
+        for _, why in damaged:
+            warnings.warn(f"{self.points_path}: {why}", DamagedRecordWarning, stacklevel=2)
+        latest = {Point(**r["point"]).key: r for r in records}
+        return [latest[k] for k in sorted(latest)]
+
+    @staticmethod
+    def _parse(text: str, *, complete: bool) -> tuple[list[dict], list[tuple[str, str]]]:
+        """The records of ``text`` and its damaged lines with why; a last line without newline
+        is damaged if ``complete`` (no write is in flight) and otherwise left out."""
+        lines = text.split("\n")
+        tail = lines.pop()
+        records, damaged = [], []
+        for number, line in enumerate(lines, 1):
             try:
-                record = json.loads(path.read_text())
+                record = json.loads(line)
                 Point(**record["point"])
                 if record["status"] == "ok":
                     dict(record["values"])
-                out.append(record)
+                records.append(record)
             except (ValueError, KeyError, TypeError) as err:
-                self._set_aside(path, f"{type(err).__name__}: {err}")
-        return out
+                why = f"{type(err).__name__}: {err}".splitlines()[0]
+                damaged.append((line, f"line {number}: damaged record ({why})"))
+        if tail and complete:
+            damaged.append((tail, f"line {len(lines) + 1}: cut off (no newline)"))
+        return records, damaged
 
-    def _set_aside(self, path: Path, why: str) -> None:
-        damaged = self.points_dir / "damaged"
-        damaged.mkdir(exist_ok=True)
-        os.replace(path, damaged / path.name)
+    def _set_aside(self, text: str, where: Path, why: str) -> None:
+        self.damaged_dir.mkdir(exist_ok=True)
+        fd, _ = tempfile.mkstemp(dir=self.damaged_dir, prefix="record-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
         warnings.warn(
-            f"{path}: damaged record ({why.splitlines()[0]}); moved to {damaged}/ and computed "
-            "again",
+            f"{where}: {why}; moved to {self.damaged_dir}/ and computed again",
             DamagedRecordWarning,
             stacklevel=3,
         )

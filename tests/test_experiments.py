@@ -79,11 +79,18 @@ def write(tmp_path, text, name="c.toml"):
 
 
 def point_values(directory):
+    from experiments.store import Point, ResultStore
+
     out = {}
-    for path in sorted((Path(directory) / "points").glob("*.json")):
-        record = json.loads(path.read_text())
-        out[path.stem] = {k: v for k, v in record["values"].items() if k not in TIMING}
+    for record in ResultStore(directory).records():
+        values = {k: v for k, v in record["values"].items() if k not in TIMING}
+        out[Point(**record["point"]).key] = values
     return out
+
+
+def finished_lines(out):
+    path = Path(out) / "points.jsonl"
+    return path.read_text().count("\n") if path.exists() else 0
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +157,13 @@ def test_killed_sweep_resumes_to_identical_results(reference_run, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
-    while time.time() < deadline and len(list((out / "points").glob("*.json"))) < 2:
+    while time.time() < deadline and finished_lines(out) < 2:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = len(list((out / "points").glob("*.json")))
+    done = finished_lines(out)
     assert 2 <= done < 8, "the sweep should have been killed mid-run"
-    assert not list((out / "points").glob(".*tmp"))
+    assert not list(out.glob(".*tmp"))
     result = dgep("run", str(config), "--out", str(out), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert point_values(out) == point_values(ref_dir)
@@ -595,12 +602,39 @@ def test_overrides_are_applied_validated_and_recorded(tmp_path):
 def test_a_damaged_record_is_named_set_aside_and_recomputed(reference_run, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(reference_run[0] / "out", out)
-    victim = sorted((out / "points").glob("*.json"))[3]
-    victim.write_text(victim.read_text()[:1000])  # truncated mid-record
+    lines = (out / "points.jsonl").read_text().splitlines(keepends=True)
+    lines[3] = lines[3][:1000] + "\n"  # an edit that cut a record short
+    lines[-1] = lines[-1][:500]  # a write cut off by a kill
+    (out / "points.jsonl").write_text("".join(lines))
+    from experiments.store import DamagedRecordWarning
+
+    with pytest.warns(DamagedRecordWarning, match="line 4: damaged record"):
+        assert len(point_values(out)) == 6  # a reader skips both
     result = dgep("run", str(write(tmp_path, TINY)), "--out", str(out), "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert f"{victim}: damaged record" in result.stderr and "computed again" in result.stderr
-    assert (out / "points" / "damaged" / victim.name).exists()
+    assert f"{out / 'points.jsonl'}: line 4: damaged record" in result.stderr
+    assert "line 8: cut off" in result.stderr and "computed again" in result.stderr
+    assert sorted(p.read_text() for p in (out / "damaged").iterdir()) == sorted(
+        [lines[-1], lines[3][:-1]]
+    )
+    assert point_values(out) == point_values(reference_run[0] / "out")
+
+
+def test_a_directory_of_point_files_is_moved_into_points_jsonl(reference_run, tmp_path):
+    """The one-file-per-point layout (DIR/points/KEY.json) is read by rebuild and resumed."""
+    from experiments.store import Point, ResultStore
+
+    out = tmp_path / "out"
+    shutil.copytree(reference_run[0] / "out", out)
+    (out / "points").mkdir()
+    for record in ResultStore(out).records()[:5]:
+        key = Point(**record["point"]).key
+        (out / "points" / f"{key}.json").write_text(json.dumps(record))
+    (out / "points.jsonl").unlink()
+    assert dgep("rebuild", str(out)).returncode == 0
+    assert not (out / "points").exists() and finished_lines(out) == 5
+    result = dgep("run", str(write(tmp_path, TINY)), "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
     assert point_values(out) == point_values(reference_run[0] / "out")
 
 
@@ -626,7 +660,7 @@ def test_outputs_follow_the_umask_and_a_directory_can_be_summarised(reference_ru
     out = reference_run[0] / "out"
     umask = os.umask(0)
     os.umask(umask)
-    for path in (out / "results.nc", out / "config.json", next((out / "points").glob("*.json"))):
+    for path in (out / "results.nc", out / "config.json", out / "points.jsonl"):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
     summary = dgep("summary", str(out))
     assert summary.returncode == 0 and "points: smallest ESS" in summary.stdout
@@ -737,9 +771,7 @@ def test_a_sweep_can_keep_the_draws_for_arviz(tmp_path):
     result = dgep("run", str(config), "--out", str(tmp_path / "out"), "--no-progress")
     assert result.returncode == 0, result.stderr
     files = sorted((tmp_path / "out" / "draws").glob("*.nc"))
-    assert [f.stem for f in files] == [
-        p.stem for p in sorted((tmp_path / "out" / "points").glob("*.json"))
-    ]
+    assert [f.stem for f in files] == sorted(point_values(tmp_path / "out"))
     idata = az.from_netcdf(files[0])
     assert idata.posterior["W1"].shape == (2, 40, 6, 6) and "eps_gibbs" in idata.posterior
     plain = dgep(

@@ -18,7 +18,7 @@ from teacher_student import TeacherSpec
 DATA = Path(__file__).resolve().parents[1] / "data" / "validation"
 
 
-@pytest.fixture(scope="module", params=["results.nc", "sign_channel/results.nc"])
+@pytest.fixture(scope="module", params=["gaussian/results.nc", "sign_channel/results.nc"])
 def validation(request):
     """The Gaussian-channel settings, and the sign channel (tanh-tanh, Delta = 0.1) run apart."""
     ds = open_results(DATA / request.param)
@@ -77,7 +77,7 @@ def test_nishimori_gaps_vanish(validation):
 @pytest.mark.parametrize(
     "informed",
     [
-        "results.nc",
+        "gaussian/results.nc",
         "sign_channel/results.nc",
         "sign_channel_warmup500/results.nc",
         "sign_channel_step_size/results.nc",
@@ -105,7 +105,7 @@ def paired_z(diff):
 SAMPLER_PAIRS = [
     (other, nuts)
     for other in ("hmc", "target_accept")
-    for nuts in ("results.nc", "sign_channel/results.nc")
+    for nuts in ("gaussian/results.nc", "sign_channel/results.nc")
 ] + [("target_accept_055", "target_accept/results.nc")]
 #: smallest mean ESS-per-gradient gain asserted for each run (measured values in the test)
 GAIN = {"hmc": 2.0, "target_accept": 1.2, "target_accept_055": 1.1}
@@ -194,7 +194,7 @@ def test_hmc_beyond_the_proportional_regime():
     1.77-2.81x; the ratio's SE is 2-8 %), and its Gibbs error mixes worse at alpha >= 16: the
     worst seed's ESS 5-44 against NUTS's 23-89 (docs/performance.md: why NUTS stays the default)."""
     hmc = open_results(DATA.parent / "beyond_proportional" / "hmc" / "results.nc")
-    nuts = open_results(DATA.parent / "beyond_proportional" / "results.nc")
+    nuts = open_results(DATA.parent / "beyond_proportional" / "nuts" / "results.nc")
     diff = compare_runs(hmc, nuts)
     z = paired_z(diff)
     assert z.size == 42 and np.all(np.abs(z) < 3.5), z
@@ -222,7 +222,7 @@ def test_step_size_warmup_beyond_the_proportional_regime():
     0.85 +- 0.07 and 1.04 +- 0.09 are 1.4 and 3.2 SE above the bound 0.75, and the means' SE is
     0.02 and 0.05, so the bound 1.0 on them is 9.6 and 5.8 SE below."""
     step = open_results(DATA.parent / "beyond_proportional" / "step_size" / "results.nc")
-    windows = open_results(DATA.parent / "beyond_proportional" / "results.nc")
+    windows = open_results(DATA.parent / "beyond_proportional" / "nuts" / "results.nc")
     diff = compare_runs(step, windows)
     z = paired_z(diff)
     assert z.size == 42 and np.all(np.abs(z) < 3.5), z
@@ -249,7 +249,7 @@ def test_uninformed_chains_go_below_the_plateau_too():
     assert bool((mean + 5 * se < mixed["eps_gibbs_theory"].sel(alpha=[32.0, 64.0]).min()).all())
     assert int(mixed["start_gap_z_max"].count()) == 112
     assert float(mixed["start_gap_z_max"].max()) < 4
-    z = paired_z(compare_runs(mixed, open_results(beyond / "results.nc")))
+    z = paired_z(compare_runs(mixed, open_results(beyond / "nuts" / "results.nc")))
     assert z.size == 42 and np.all(np.abs(z) < 3.5), z
 
     def gibbs_gap_z(run):
@@ -300,7 +300,7 @@ def test_the_intercept_cost_explains_the_small_alpha_excess_of_relu_teachers(set
     small alpha (+0.030 +- 0.004 at alpha = 0.25 pooled over d = 20-45 for relu-relu): the
     finite-n cost of learning the output offset (docs/theory.md 7.1). With it the pooled
     paired difference is within 3 SE of 0; without it, more than 4 SE above."""
-    ds = open_results(DATA / "results.nc").sel(setting=setting, alpha=alpha)
+    ds = open_results(DATA / "gaussian" / "results.nc").sel(setting=setting, alpha=alpha)
     paired = (ds["eps_bayes"] - ds["eps_theory_teacher"]).stack(k=("d", "seed")).dropna("k")
     cost = ds["intercept_cost_teacher"].stack(k=("d", "seed")).dropna("k")
     assert float(cost.min()) > 0
@@ -361,7 +361,10 @@ def test_sign_offset_paired_difference_vanishes_once_the_offset_is_learned(sign_
 
 @pytest.mark.parametrize(
     ("base", "large"),
-    [("results.nc", "d60/results.nc"), ("sign_channel/results.nc", "sign_channel_d60/results.nc")],
+    [
+        ("gaussian/results.nc", "d60/results.nc"),
+        ("sign_channel/results.nc", "sign_channel_d60/results.nc"),
+    ],
 )
 def test_four_sizes_extrapolate_to_the_glm(base, large):
     """The validation and its d = 60 variant (`--set data.d=[60]`) combined over d = 20-60 (a

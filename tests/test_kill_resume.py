@@ -1,0 +1,57 @@
+"""A sweep killed (SIGKILL) at 20 random instants and resumed each time ends with the same
+point records and results.nc as one uninterrupted run (docs/cli.md, the output directory)."""
+
+import os
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+import xarray as xr
+from test_experiments import DGEP, TIMING, TINY, dgep, finished_lines, point_values, write
+
+pytestmark = pytest.mark.xdist_group("kills")
+
+KILLS = 20
+
+
+def killed_after(config, out, seconds):
+    """Start ``dgep run`` and SIGKILL it after ``seconds`` (or let it end first)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [*DGEP, "run", str(config), "--out", str(out), "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def comparable(path):
+    ds = xr.load_dataset(path, engine="h5netcdf")
+    return ds.drop_vars([v for v in ds.data_vars if v in TIMING or v.endswith("_s")])
+
+
+def test_twenty_kills_at_random_instants_lose_nothing(tmp_path):
+    config = write(tmp_path, TINY)
+    reference = dgep("run", str(config), "--out", str(tmp_path / "ref"), "--no-progress")
+    assert reference.returncode == 0, reference.stderr
+    out = tmp_path / "out"
+    rng = np.random.default_rng(2026)
+    progress = []
+    for seconds in rng.uniform(2.0, 9.0, KILLS):
+        killed_after(config, out, seconds)
+        progress.append(finished_lines(out))
+        assert not list(out.glob(".*tmp"))
+    assert progress == sorted(progress), "a kill lost finished points"
+    final = dgep("run", str(config), "--out", str(out), "--no-progress")
+    assert final.returncode == 0, final.stderr
+    assert point_values(out) == point_values(tmp_path / "ref")
+    xr.testing.assert_identical(
+        comparable(out / "results.nc").drop_attrs(),
+        comparable(tmp_path / "ref" / "results.nc").drop_attrs(),
+    )
