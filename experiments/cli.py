@@ -118,9 +118,13 @@ def _run(config: Config, out: Path, args: argparse.Namespace) -> None:
     plan(config)  # every config error before anything is sampled or written
 
     results = run_sweep(
-        config, out, fresh=args.fresh, scheduler=args.scheduler, progress=not args.no_progress
+        config,
+        out,
+        fresh=args.fresh,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+        report=lambda path: _report(path, out),
     )
-    _report(results, out)
     failed = [r for r in ResultStore(out).records() if r["status"] != "ok"]
     if failed:
         raise FailedPointsError(

@@ -11,6 +11,7 @@ import numpy as np
 from teacher_student import TeacherSpec
 
 from .results import GAP_COLUMNS, equilibrium_gaps, summarize
+from .store import atomic_write
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -63,9 +64,11 @@ def _panels(n: int, rows_per_setting: int, size: tuple[float, float]):
 
 
 def _save(plt, fig, out: str | Path) -> Path:
+    """Write the figure atomically (``store.atomic_write``): a kill leaves the old one or none."""
     fig.tight_layout()
     out = Path(out)
-    fig.savefig(out, dpi=110)
+    fmt = out.suffix.lstrip(".") or "png"
+    atomic_write(out, lambda p: fig.savefig(p, dpi=110, format=fmt))
     plt.close(fig)
     return out
 
@@ -144,5 +147,6 @@ def plot_nishimori(ds: xr.Dataset, out: str | Path) -> Path:
         ax.set_title(str(sub["setting_label"].values), fontsize=10)
         ax.set_xlabel("alpha = n / d")
         ax.set_ylabel("gap, 0 in equilibrium (mean +- SE over seeds)")
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:  # no gap measured (every point failed): no legend
+            ax.legend(fontsize=6)
     return _save(plt, fig, out)

@@ -87,6 +87,11 @@ def plan(config: Config) -> list[ShapePlan]:
     (``DuplicateSizeWarning``) about alphas that repeat an ``n``."""
     from bayes import check_samplable
 
+    if config.sampler.num_probes > config.data.n_test:
+        raise ConfigError(
+            f"{config.source}: [sampler].num_probes = {config.sampler.num_probes}: more than "
+            f"[data].n_test = {config.data.n_test}"
+        )
     available = physical_memory()
     shapes = []
     for s, spec in enumerate(config.settings):

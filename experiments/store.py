@@ -135,8 +135,17 @@ class ResultStore:
                 shutil.rmtree(self.root / "points", ignore_errors=True)
                 self.points_path.unlink(missing_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.remove_temporaries()
         atomic_write(config_path, lambda p: p.write_text(config.to_json()))
         self.repair()
+
+    def remove_temporaries(self) -> None:
+        """Under the lock: delete the ``atomic_write`` temporaries a killed writer left (the
+        lock holder is the only writer, so none is in flight)."""
+        assert self._lock is not None, "removing temporaries needs the directory's lock"
+        for folder in (self.root, self.root / "draws"):
+            for path in folder.glob(".*.tmp"):
+                path.unlink(missing_ok=True)
 
     def repair(self) -> None:
         """Under the lock: set aside a cut-off last line and move the one-file-per-point records

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -244,16 +244,20 @@ def run_sweep(
     fresh: bool = False,
     scheduler: str | None = None,
     progress: bool = True,
+    report: Callable[[Path], None] | None = None,
 ) -> Path:
     """Run every unfinished point of ``config`` into ``out``, then, with ``[run] target_rel_se``,
     rounds of more seeds where the standard error is above target (``more_points``) until none
     is; returns the path of results.nc. Each point is tried once per call. The directory is
-    locked for the run (``ResultStore.lock``)."""
+    locked for the run (``ResultStore.lock``), ``report(results_path)`` (the figures) included."""
     config.sampler.check_warmup()  # once for the sweep, not once per point
     store = ResultStore(out)
     store.lock()
     try:
-        return _sweep(config, store, fresh, scheduler, progress)
+        results = _sweep(config, store, fresh, scheduler, progress)
+        if report is not None:
+            report(results)
+        return results
     finally:
         store.unlock()
 

@@ -99,15 +99,22 @@ def _log_phi(u: np.ndarray) -> np.ndarray:
     return -0.5 * u**2 - 0.5 * _LOG_2PI
 
 
+def _log_tails(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ln Phi(|u|), ln Phi(-|u|))`` from one ``log_ndtr``: ``Phi(|u|) = 1 - Phi(-|u|) >= 1/2``."""
+    small = special.log_ndtr(-np.abs(u))
+    return np.log1p(-np.exp(small)), small
+
+
 def _log_h(u: np.ndarray) -> np.ndarray:
     # h(u) = phi(u) / (Phi(u) Phi(-u)),  so that  phi(u)^2 (1/Phi(u) + 1/Phi(-u)) = phi(u) h(u)
-    return _log_phi(u) - special.log_ndtr(u) - special.log_ndtr(-u)
+    large, small = _log_tails(u)
+    return _log_phi(u) - large - small
 
 
 def _log_entropy_ratio(u: np.ndarray) -> np.ndarray:
-    # k(u) = h2(Phi(u)) / phi(u), h2 the binary entropy in nats
-    lp, lm = special.log_ndtr(u), special.log_ndtr(-u)
-    h2 = -np.exp(lp) * lp - np.exp(lm) * lm
+    # k(u) = h2(Phi(u)) / phi(u), h2 the binary entropy in nats (symmetric in u)
+    large, small = _log_tails(u)
+    h2 = -np.exp(large) * large - np.exp(small) * small
     return np.log(h2) - _log_phi(u)
 
 
