@@ -9,26 +9,18 @@ docs/theory.md sections 2 and 5::
     # W1..WL, a and log P_out(y_mu | f(x_mu)) at every training point (az.loo / az.waic)
     est = log_evidence(spec, train, EvidenceConfig())  # (1/n) ln p(Y | X) by tempered SMC
 
-On import, unless ``XLA_FLAGS`` already sets it, JAX is given one host device per CPU core so
-that chains run in parallel, and JAX's persistent compilation cache is enabled in
-``$DGEP_JAX_CACHE`` (default ``~/.cache/dgep/jax``; set it to ``off`` to disable).
+``import bayes`` changes no process setting. A process that samples first calls
+``prepare_process()`` (``bayes/runtime.py``): one JAX host device per CPU core, so that chains
+run in parallel (``use_host_devices``, before JAX's first computation), and JAX's persistent
+compilation cache in ``$DGEP_JAX_CACHE`` (default ``~/.cache/dgep/jax``; ``off`` disables;
+``enable_compilation_cache``). ``dgep run`` does both in every process that samples.
 """
 
-import os
-
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "")
-        + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
-    ).strip()
-
-from .cache import enable_compilation_cache
 from .evidence import EvidenceConfig, EvidenceEstimate, log_evidence
 from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data
 from .model import NonMixingWarning, StudentNetwork, check_samplable
+from .runtime import enable_compilation_cache, prepare_process, use_host_devices
 from .sampler import PosteriorRun, SamplerConfig, ShortWarmupWarning, sample_posterior
-
-enable_compilation_cache()
 
 __all__ = [
     "Estimate",
@@ -45,6 +37,8 @@ __all__ = [
     "log_evidence",
     "measure",
     "overlap_series",
+    "prepare_process",
     "sample_posterior",
     "to_inference_data",
+    "use_host_devices",
 ]

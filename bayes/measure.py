@@ -35,17 +35,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from teacher_student import Data
+from teacher_student import Data, Estimate
 
 from .sampler import PosteriorRun
 
 if TYPE_CHECKING:
     import arviz
-
-
-class Estimate(NamedTuple):
-    value: float
-    se: float
 
 
 def _arviz():

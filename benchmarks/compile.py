@@ -36,6 +36,7 @@ def child(d: int, kernel: str, seeds: list[int]) -> None:
 
     import bayes
 
+    bayes.prepare_process()  # host devices and the compilation cache, as dgep run
     durations: dict[str, float] = {}
 
     def listen(name: str, seconds: float, **_) -> None:

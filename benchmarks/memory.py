@@ -15,6 +15,8 @@ import time
 import bayes
 from teacher_student import TeacherSpec, sample_teacher
 
+bayes.prepare_process()  # host devices and the compilation cache, as dgep run
+
 D, ALPHA, N_TEST, CHAINS = 200, 1.0, 10_000, 2
 
 

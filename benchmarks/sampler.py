@@ -133,7 +133,9 @@ def child(name: str, d: int, seeds: list[int]) -> None:
 
         numpyro.set_host_device_count(CHAINS)
     else:
-        import bayes  # noqa: F401  (jax, numpyro; host devices and the compilation cache)
+        import bayes
+
+        bayes.prepare_process()  # host devices and the compilation cache, as dgep run
     import arviz as az
 
     for seed in seeds:

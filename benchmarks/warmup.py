@@ -35,6 +35,7 @@ ROWS = {
 def row(d: int, kernel: str, warmup: int) -> str:
     import bayes
 
+    bayes.prepare_process()  # host devices and the compilation cache, as dgep run
     cfg = bayes.SamplerConfig(
         num_warmup=warmup, num_samples=200, num_chains=2, init="teacher", **ROWS[kernel][0]
     )

@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from teacher_student import Estimate
 
 from .config import Config
 from .store import Point, ResultStore, atomic_write, paired_difference, point_values
@@ -238,20 +240,13 @@ def combine_sizes(datasets: list[xr.Dataset]) -> xr.Dataset:
     return combined.sortby("d")
 
 
-class Extrapolation(NamedTuple):
-    value: float
-    se: float
-
-
 def mean_se(da: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, xr.DataArray]:
     """Mean and standard error over ``dim`` (NaN points are skipped)."""
     count = da.count(dim)
     return da.mean(dim), da.std(dim, ddof=1) / np.sqrt(count)
 
 
-def extrapolate(
-    inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray, order: int = 1
-) -> Extrapolation:
+def extrapolate(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray, order: int = 1) -> Estimate:
     """Weighted least-squares fit ``mean = c0 + c1 / d (+ c2 / d^2 for order 2)``; ``c0`` and
     its standard error.
 
@@ -260,8 +255,8 @@ def extrapolate(
     """
     coef, cov, _ = _weighted_fit(inv_d, mean, se, order)
     if coef is None:
-        return Extrapolation(float("nan"), float("nan"))
-    return Extrapolation(float(coef[0]), float(np.sqrt(cov[0, 0])))
+        return Estimate(float("nan"), float("nan"))
+    return Estimate(float(coef[0]), float(np.sqrt(cov[0, 0])))
 
 
 def _weighted_fit(inv_d, mean, se, order):

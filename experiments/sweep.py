@@ -181,8 +181,11 @@ class Task(NamedTuple):
 
 
 def run_task(task: Task) -> dict[str, Any]:
-    """Run one point; an exception becomes an error record with its one-line message."""
-    from bayes import ShortWarmupWarning
+    """Run one point (in a process prepared by ``bayes.prepare_process``); an exception becomes
+    an error record with its one-line message."""
+    from bayes import ShortWarmupWarning, prepare_process
+
+    prepare_process()
 
     try:
         with warnings.catch_warnings():
@@ -250,7 +253,10 @@ def run_sweep(
     rounds of more seeds where the standard error is above target (``more_points``) until none
     is; returns the path of results.nc. Each point is tried once per call. The directory is
     locked for the run (``ResultStore.lock``), ``report(results_path)`` (the figures) included."""
+    from bayes import prepare_process
+
     config.sampler.check_warmup()  # once for the sweep, not once per point
+    prepare_process()  # before JAX's first computation here (workers do it in run_task)
     store = ResultStore(out)
     store.lock()
     try:

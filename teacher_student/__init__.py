@@ -13,6 +13,7 @@ No JAX is imported here.
 
 from .activations import Activation, activation_names, get_activation, register_activation
 from .data import Data
+from .estimate import Estimate
 from .linear_part import TeacherStats, linear_overlaps, measure_teacher
 from .network import layer_activations, network_output
 from .spec import CHANNELS, TeacherSpec, check_dimension
@@ -31,6 +32,7 @@ __all__ = [
     "CHANNELS",
     "Activation",
     "Data",
+    "Estimate",
     "GLMTeacher",
     "ProblemSeeds",
     "Teacher",
