@@ -273,9 +273,8 @@ class ChainFunction(NamedTuple):
 
 def _block_size(num_kept: int) -> int:
     """Draws per block: equal blocks of at most ``MAX_BLOCK`` (the last may run a few extra
-    draws, which are not counted). Running thousands of draws in one call with chains on
-    several host devices grew the process by ~0.2 MB per draw at d = 200, L = 3 (held until
-    the call returns; sequential chains stay flat): benchmarks/memory.py."""
+    draws, which are not counted). Blocks bound the memory that one call with chains on
+    several host devices holds until it returns (benchmarks/memory.py, docs/performance.md)."""
     return _equal_part(num_kept, MAX_BLOCK)
 
 

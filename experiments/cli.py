@@ -95,7 +95,7 @@ def cmd_theory(args: argparse.Namespace) -> None:
 
 
 def _report(results: Path, plot_dir: Path) -> None:
-    from .plotting import plot_comparison, plot_nishimori
+    from .plotting import has_free_entropy, plot_comparison, plot_free_entropy, plot_nishimori
     from .results import format_diagnostics, format_summary, open_results, summarize
 
     ds = open_results(results)
@@ -104,6 +104,8 @@ def _report(results: Path, plot_dir: Path) -> None:
     print(f"wrote {results}")
     print(f"wrote {plot_comparison(ds, plot_dir / 'results.png')}")
     print(f"wrote {plot_nishimori(ds, plot_dir / 'nishimori.png')}")
+    if has_free_entropy(ds):
+        print(f"wrote {plot_free_entropy(ds, plot_dir / 'free_entropy.png')}")
 
 
 class FailedPointsError(Exception):
@@ -201,7 +203,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
-    from .plotting import plot_comparison, plot_nishimori
+    from .plotting import has_free_entropy, plot_comparison, plot_free_entropy, plot_nishimori
     from .results import open_results
 
     ds = open_results(args.results)
@@ -211,6 +213,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
     out = Path(args.out or source.with_suffix(".png"))
     print(f"wrote {plot_comparison(ds, out)}")
     print(f"wrote {plot_nishimori(ds, out.with_name(out.stem + '_nishimori.png'))}")
+    if has_free_entropy(ds):
+        print(f"wrote {plot_free_entropy(ds, out.with_name(out.stem + '_free_entropy.png'))}")
 
 
 def _version() -> str:
@@ -309,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         help="PNG path of the comparison figure (default: RESULTS with .png); the Nishimori "
-        "figure goes next to it as NAME_nishimori.png",
+        "figure goes next to it as NAME_nishimori.png, and with free-entropy columns "
+        "([evidence]) NAME_free_entropy.png",
     )
     p.set_defaults(func=cmd_plot)
     return parser

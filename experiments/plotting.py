@@ -1,4 +1,5 @@
-"""Figures of a sweep: measured errors against the theory curve, and the Nishimori checks."""
+"""Figures of a sweep: measured errors against the theory curve, the Nishimori checks, and with
+``[evidence]`` the free entropy against the GLM's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from teacher_student import TeacherSpec
 
-from .results import GAP_COLUMNS, equilibrium_gaps, summarize
+from .results import GAP_COLUMNS, equilibrium_gaps, mean_se, summarize
 from .store import atomic_write
 
 if TYPE_CHECKING:
@@ -149,4 +150,64 @@ def plot_nishimori(ds: xr.Dataset, out: str | Path) -> Path:
         ax.set_ylabel("gap, 0 in equilibrium (mean +- SE over seeds)")
         if ax.get_legend_handles_labels()[0]:  # no gap measured (every point failed): no legend
             ax.legend(fontsize=6)
+    return _save(plt, fig, out)
+
+
+def has_free_entropy(ds: xr.Dataset) -> bool:
+    """Whether a sweep measured the free entropy (``[evidence]``) at some point."""
+    return "free_entropy" in ds and bool(int(ds["free_entropy"].count()))
+
+
+def plot_free_entropy(ds: xr.Dataset, out: str | Path) -> Path:
+    """Per setting (docs/theory.md 8): top, the deep student's ``free_entropy`` and the GLM's
+    on the same data, ``free_entropy_glm`` (mean +- SE over seeds per d), on the replica
+    prediction ``free_entropy_theory``; bottom, the paired difference ``free_entropy -
+    free_entropy_glm`` per d and its extrapolation d -> infinity (the theorem: 0)."""
+    summary = summarize(ds)
+    plt, fig, cells = _panels(summary.sizes["setting"], 2, (4.8, 7))
+    alphas = summary["alpha"].values
+    num_d = summary.sizes["d"]
+    colors = plt.cm.viridis(np.linspace(0.1, 0.8, num_d))
+    for s, (top, bottom) in enumerate(cells):
+        sub, raw = summary.isel(setting=s), ds.isel(setting=s)
+        theory = raw["free_entropy_theory"].mean(("d", "seed"))
+        top.plot(alphas, theory, "k-", label="replica theory (GLM)")
+        for i, d in enumerate(sub["d"].values):
+            x = alphas * (1 + 0.02 * (i - num_d / 2))
+            deep = mean_se(raw["free_entropy"].sel(d=d))
+            glm = mean_se(raw["free_entropy_glm"].sel(d=d))
+            _errorbars(top, x, *deep, color=colors[i], label=f"deep student, d = {int(d)}")
+            _errorbars(
+                top, x, *glm, fmt="x", color=colors[i], label=f"GLM, same data, d = {int(d)}"
+            )
+            r = sub.sel(d=d)
+            _errorbars(
+                bottom,
+                x,
+                r["free_entropy_gap"],
+                r["free_entropy_gap_se"],
+                color=colors[i],
+                label=f"d = {int(d)}",
+            )
+        if num_d > 1:
+            _errorbars(
+                bottom,
+                alphas,
+                sub["free_entropy_gap_inf"],
+                sub["free_entropy_gap_inf_se"],
+                fmt="s",
+                ms=6,
+                mfc="none",
+                color="C3",
+                label="d -> inf (fit in 1/d)",
+            )
+        bottom.axhline(0, color="k", lw=0.8)
+        top.set_title(str(sub["setting_label"].values), fontsize=10)
+        for ax in (top, bottom):
+            _alpha_axis(ax, alphas)
+        top.set_ylabel("(1/n) ln p(Y | X), nats per sample")
+        bottom.set_ylabel("free_entropy - free_entropy_glm")
+        bottom.set_xlabel("alpha = n / d")
+        top.legend(fontsize=7)
+        bottom.legend(fontsize=7)
     return _save(plt, fig, out)

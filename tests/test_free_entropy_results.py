@@ -1,0 +1,84 @@
+"""The committed free-entropy sweeps (data/free_entropy/, docs/theory.md 8) against the theory.
+
+The data come from the deep teacher, so ``E[f_deep - f_glm] = KL(p_deep(Y|X) || p_glm(Y|X)) / n
+>= 0`` at every size (the GLM is the misspecified model), and the theorem says it vanishes as
+d -> infinity: each paired difference must not be significantly negative (the tempered-SMC
+estimate of ``f_deep`` is biased low, which would show as one). Tolerances: 3 standard errors
+over the seeds (8 teachers per point)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.results import combine_sizes, mean_se, open_results, summarize
+from gle import equivalent_glm, free_entropy_theory
+from teacher_student import TeacherSpec
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "free_entropy"
+RUNS = sorted(p.parent.name for p in DATA.glob("d*/results.nc"))
+
+
+@pytest.fixture(scope="module", params=RUNS)
+def run(request):
+    return open_results(DATA / request.param / "results.nc")
+
+
+def finished(ds):
+    """The (setting, d, alpha) cells with every listed seed finished."""
+    count = ds["free_entropy"].count("seed")
+    return count == ds.sizes["seed"]
+
+
+def test_the_stored_replica_prediction_is_gles(run):
+    """``free_entropy_theory`` of every finished point equals gle's at its realised n / d."""
+    specs = [TeacherSpec.from_dict(s) for s in json.loads(run.attrs["specs"])]
+    for s, spec in enumerate(specs):
+        sub = run.isel(setting=s).stack(point=("d", "alpha", "seed")).dropna("point", subset=["n"])
+        alpha = sub["n"].values / sub["d"].values
+        expected = free_entropy_theory(equivalent_glm(spec), alpha)
+        np.testing.assert_allclose(sub["free_entropy_theory"].values, expected, rtol=1e-9)
+
+
+def test_the_deep_student_is_not_below_the_glm(run):
+    """KL >= 0: ``free_entropy - free_entropy_glm`` > -3 SE at every finished (setting, d,
+    alpha), and its mean over alphas too."""
+    summary = summarize(run)
+    done = finished(run)
+    gap, se = summary["free_entropy_gap"], summary["free_entropy_gap_se"]
+    assert int(done.sum()) > 0
+    assert bool((gap > -3 * se).where(done, True).all()), (gap - -3 * se).where(done).values
+    pooled = (run["free_entropy"] - run["free_entropy_glm"]).where(done)
+    mean, err = mean_se(pooled.stack(sample=("alpha", "seed")), "sample")
+    assert bool((mean > -3 * err).all()), (mean.values, err.values)
+
+
+def test_the_glm_on_deep_data_is_near_its_replica_limit(run):
+    """``free_entropy_glm`` (the GLM's exact log evidence on the deep teacher's data; for the
+    sign channel a tempered-SMC estimate) is within 3 SE over seeds of the replica prediction
+    ``free_entropy_theory`` at every finished point."""
+    done = finished(run)
+    mean, se = mean_se(run["free_entropy_glm"] - run["free_entropy_theory"])
+    assert bool((np.abs(mean) < 3 * se).where(done, True).all()), (mean / se).where(done).values
+
+
+def test_the_estimators_standard_errors_are_small_next_to_the_spread_over_teachers(run):
+    """The reported SE of ``free_entropy`` (over the SMC replicas) is below the spread of the
+    paired difference over teachers, so the seeds, not the estimator, set the precision."""
+    done = finished(run)
+    spread = (run["free_entropy"] - run["free_entropy_glm"]).std("seed", ddof=1)
+    estimator = run["free_entropy_se"].mean("seed")
+    assert bool((estimator < spread).where(done, True).all())
+
+
+def test_the_extrapolated_paired_difference_vanishes():
+    """The theorem: ``free_entropy - free_entropy_glm`` extrapolated in 1/d to d -> infinity is
+    within 3 SE of 0 at every (setting, alpha) finished at two sizes or more."""
+    runs = [open_results(DATA / name / "results.nc") for name in RUNS]
+    complete = [ds for ds in runs if bool(finished(ds).all())]
+    if len(complete) < 2:
+        pytest.skip(f"one complete size committed ({len(complete)}); the fit in 1/d needs two")
+    summary = summarize(combine_sizes(complete))
+    inf, se = summary["free_entropy_gap_inf"], summary["free_entropy_gap_inf_se"]
+    assert bool((np.abs(inf) < 3 * se).all()), (inf / se).values
