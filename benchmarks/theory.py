@@ -1,7 +1,9 @@
 """Fixed-point throughput: alpha points per second at 1e-10 accuracy in q, against a damped
 fixed-point iteration as in the published notebooks (damping 0.1, tolerance 1e-13).
 
-Targets: 10^6 points/s (Gaussian channel, 10^5-point grid), 10^4 points/s (sign, 1000 points).
+Targets: 10^6 points/s (Gaussian channel, 10^5-point grid), 10^4 points/s (sign, 1000 points),
+and the same for the command, ``dgep theory CONFIG --alpha 0.01:100:100000`` (its table and an
+``--out`` netCDF file), run by ``experiments.cli.main`` in this process: start-up excluded.
 Run: python benchmarks/theory.py
 """
 
@@ -70,3 +72,25 @@ print(
     f"sign, offset: dgep {fast:>8,.0f} points/s ({alpha.size} points in {seconds:.2f} s); "
     f"quad over c {slow:>6,.1f} points/s -> {fast / slow:,.0f}x; max |eps_bo - quad| = {gap:.1e}"
 )
+
+
+# The command: dgep theory on a 10^5-point grid, table printed (to /dev/null) and --out written.
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from experiments.cli import main  # noqa: E402
+
+with tempfile.TemporaryDirectory() as tmp:
+    for channel in ("gaussian", "sign"):
+        config = Path(tmp) / f"{channel}.toml"
+        config.write_text(
+            f'[teacher]\nactivations = ["tanh", "tanh"]\nchannel = "{channel}"\nnoise = 0.1\n'
+        )
+        argv = ["theory", str(config), "--alpha", "0.01:100:100000", "--out", f"{tmp}/t.nc"]
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            points, seconds = rate(lambda: main(argv), 100_000, repeat=2)
+        print(
+            f"dgep theory, {channel:>8}: {points:>12,.0f} points/s (10^5 points, {seconds:.2f} s)"
+        )

@@ -1,9 +1,15 @@
 """The learners people use, on a point's own train and test data, next to the posterior
-(Cui, Krzakala, Zdeborova 2023: optimally regularised ridge reaches the Bayes error in the
-proportional regime). Gaussian channel: ridge regression on the raw inputs,
-``w = argmin sum_mu (y_mu - w.x_mu / sqrt(d))^2 + lam |w|^2``, solved exactly, at
-``lam_bo = s2 / rho`` and on a grid of multiples of it; its test error against the clean
-target, next to the asymptotic ridge error of ``gle.ridge_error`` (docs/theory.md 7).
+(Cui, Krzakala, Zdeborova 2023: optimally regularised ridge, and kernel ridge with the network's
+own kernel, reach the Bayes error in the proportional regime). Gaussian channel, test errors
+against the clean target:
+
+* ``ridge``: ``w = argmin sum_mu (y_mu - w.x_mu / sqrt(d))^2 + lam |w|^2``, solved exactly, at
+  ``lam_bo = s2 / rho`` and on a grid of multiples of it, next to the asymptotic ridge error of
+  ``gle.ridge_error`` (docs/theory.md 7);
+* ``kernel``: kernel ridge regression with the student's infinite-width kernel
+  (``gle.nngp_kernel``, docs/theory.md 9), ``f(x) = K(x, X) (K(X, X) + lam I)^{-1} y``, on a
+  grid of multiples of the noise ``Delta`` (``lam = Delta`` is the posterior mean of the
+  network's infinite-width Gaussian process).
 """
 
 from __future__ import annotations
@@ -13,16 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from teacher_student import Data, TeacherSpec
 
-KNOWN = ("ridge",)
+KNOWN = ("ridge", "kernel")
 
 
 class EstimatorsTable(BaseModel):
-    """``[estimators]``: which learners run (``ridge``: Gaussian channel) and ridge's grid, as
-    multiples of ``lam_bo``; an empty table runs every learner that applies, with this grid."""
+    """``[estimators]``: which learners run (``ridge``, ``kernel``: Gaussian channel) and their
+    grids, ridge's as multiples of ``lam_bo``, the kernel's as multiples of the noise ``Delta``;
+    an empty table runs every learner that applies, with these grids."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    names: list[str] = Field(default_factory=lambda: ["ridge"])
+    names: list[str] = Field(default_factory=lambda: list(KNOWN))
     ridge_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
+    kernel_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
 
     @field_validator("names")
     @classmethod
@@ -32,7 +40,7 @@ class EstimatorsTable(BaseModel):
                 raise ValueError(f"unknown estimator {name!r} (known: {', '.join(KNOWN)})")
         return value
 
-    @field_validator("ridge_grid")
+    @field_validator("ridge_grid", "kernel_grid")
     @classmethod
     def _grid(cls, value: list[float]) -> list[float]:
         if not value or any(not (g > 0 and np.isfinite(g)) for g in value):
@@ -53,19 +61,39 @@ def ridge_errors(train: Data, test: Data, lams: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def kernel_errors(spec: TeacherSpec, train: Data, test: Data, lams: np.ndarray) -> np.ndarray:
+    """Test errors ``mean (f* - K(x, X) (K(X, X) + lam I)^{-1} y)^2`` of kernel ridge with the
+    NNGP kernel of ``spec`` at each ``lam`` (one eigendecomposition of ``K(X, X)`` serves the
+    grid)."""
+    from gle import nngp_kernel
+
+    evals, evecs = np.linalg.eigh(nngp_kernel(spec, train.x))
+    cross = nngp_kernel(spec, test.x, train.x) @ evecs
+    proj = evecs.T @ train.y
+    return np.array([np.mean((test.f_star - cross @ (proj / (evals + lam))) ** 2) for lam in lams])
+
+
+def _best(errors: np.ndarray, grid: np.ndarray, name: str) -> dict:
+    best = int(np.argmin(errors))
+    return {f"eps_{name}": float(errors[best]), f"eps_{name}_lam": float(grid[best])}
+
+
 def estimator_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, test: Data) -> dict:
     """The columns of the learners that apply to the spec's channel: ``eps_ridge`` (best over
-    the grid), ``eps_ridge_lam`` (its lambda), ``eps_ridge_bo`` (at ``lam_bo``)."""
+    the grid), ``eps_ridge_lam`` (its lambda), ``eps_ridge_bo`` (at ``lam_bo``); ``eps_kernel``
+    (best over the grid) and ``eps_kernel_lam``."""
     from gle import equivalent_glm
 
-    if "ridge" not in table.names or spec.channel != "gaussian":
+    if spec.channel != "gaussian":
         return {}
-    lam_bo = equivalent_glm(spec).lam_bo
-    grid = lam_bo * np.asarray(sorted({*table.ridge_grid, 1.0}))
-    errors = ridge_errors(train, test, grid)
-    best = int(np.argmin(errors))
-    return {
-        "eps_ridge": float(errors[best]),
-        "eps_ridge_lam": float(grid[best]),
-        "eps_ridge_bo": float(errors[np.argmin(abs(grid - lam_bo))]),
-    }
+    values = {}
+    if "ridge" in table.names:
+        lam_bo = equivalent_glm(spec).lam_bo
+        grid = lam_bo * np.asarray(sorted({*table.ridge_grid, 1.0}))
+        errors = ridge_errors(train, test, grid)
+        values |= _best(errors, grid, "ridge")
+        values["eps_ridge_bo"] = float(errors[np.argmin(abs(grid - lam_bo))])
+    if "kernel" in table.names:
+        grid = spec.noise * np.asarray(sorted(table.kernel_grid))
+        values |= _best(kernel_errors(spec, train, test, grid), grid, "kernel")
+    return values

@@ -12,6 +12,7 @@ docs/theory.md sections 3 and 4, numpy/scipy only (no JAX)::
     intercept_cost(alpha, d, glm, c_T)         # finite-n cost of learning the offset
     glm_log_evidence(x, y, glm)                # exact (1/n) ln p(Y | X) of the GLM (Gaussian)
     free_entropy_theory(spec, alpha_grid)      # its replica limit (docs/theory.md 8)
+    nngp_kernel(spec, x1, x2)                  # the student's infinite-width kernel (9)
 """
 
 from .coefficients import GaussianCoefficients, gaussian_coefficients, offset_moments
@@ -19,6 +20,7 @@ from .curve import bayes_optimal, theory_dataset
 from .equivalent import EquivalentGLM, LayerTheory, equivalent_glm, equivalent_glm_centred
 from .fixed_point import FixedPoint, damped_iteration, solve_glm, solve_glm_ensemble
 from .free_entropy import free_entropy_theory, glm_log_evidence
+from .kernel import nngp_kernel
 from .ridge import (
     intercept_cost,
     marchenko_pastur_stieltjes,
@@ -42,6 +44,7 @@ __all__ = [
     "glm_log_evidence",
     "intercept_cost",
     "marchenko_pastur_stieltjes",
+    "nngp_kernel",
     "offset_moments",
     "ridge_error",
     "ridge_excess_error",

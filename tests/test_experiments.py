@@ -914,7 +914,8 @@ def test_an_interrupted_plot_keeps_results_and_rebuild_draws_the_figures(
 def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
     """``[estimators]`` (empty: every learner that applies): ridge on each point's own data, at
     lam_bo and best on the grid, next to its asymptotic error; bad names and grids are one line."""
-    from experiments.estimators import ridge_errors
+    from experiments.estimators import kernel_errors, ridge_errors
+    from gle import nngp_kernel
     from teacher_student import sample_teacher
 
     result = dgep_here(
@@ -938,6 +939,13 @@ def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
     w = np.linalg.solve(train.x.T @ train.x / 8 + 0.3 * np.eye(8), train.x.T @ train.y / np.sqrt(8))
     direct = np.mean((test.f_star - test.x @ w / np.sqrt(8)) ** 2)
     assert ridge_errors(train, test, np.array([0.3]))[0] == pytest.approx(direct, rel=1e-10)
+    # NNGP kernel ridge: the grid's best, and the eigendecomposition against a direct solve
+    assert np.isfinite(ds["eps_kernel"]).all()
+    assert set(np.unique(ds["eps_kernel_lam"])) <= {0.2 * g for g in (0.1, 0.3, 1.0, 3.0, 10.0)}
+    k_train, k_test = nngp_kernel(spec, train.x), nngp_kernel(spec, test.x, train.x)
+    fit = k_test @ np.linalg.solve(k_train + 0.2 * np.eye(16), train.y)
+    direct = np.mean((test.f_star - fit) ** 2)
+    assert kernel_errors(spec, train, test, np.array([0.2]))[0] == pytest.approx(direct, rel=1e-9)
     for bad, message in (
         ('names = ["lasso"]', "unknown estimator 'lasso'"),
         ("ridge_grid = [-1.0]", "[estimators].ridge_grid = [-1.0]"),
