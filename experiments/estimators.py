@@ -8,8 +8,9 @@ against the clean target:
   ``gle.ridge_error`` (docs/theory.md 7);
 * ``kernel``: kernel ridge regression with the student's infinite-width kernel
   (``gle.nngp_kernel``, docs/theory.md 9), ``f(x) = K(x, X) (K(X, X) + lam I)^{-1} y``, on a
-  grid of multiples of the noise ``Delta`` (``lam = Delta`` is the posterior mean of the
-  network's infinite-width Gaussian process).
+  grid of multiples of the noise ``Delta`` (``lam = Delta``, always run, is the posterior mean
+  of the network's infinite-width Gaussian process, and asymptotically the Bayes estimator:
+  ``gle.kernel_ridge_error``, docs/theory.md 9).
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def _best(errors: np.ndarray, grid: np.ndarray, name: str) -> dict:
 def estimator_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, test: Data) -> dict:
     """The columns of the learners that apply to the spec's channel: ``eps_ridge`` (best over
     the grid), ``eps_ridge_lam`` (its lambda), ``eps_ridge_bo`` (at ``lam_bo``); ``eps_kernel``
-    (best over the grid) and ``eps_kernel_lam``."""
+    (best over the grid), ``eps_kernel_lam`` and ``eps_kernel_gp`` (at ``lam = Delta``, the
+    Gaussian process's posterior mean, asymptotically Bayes-optimal: ``gle.kernel_ridge_error``)."""
     from gle import equivalent_glm
 
     if spec.channel != "gaussian":
@@ -94,6 +96,8 @@ def estimator_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, tes
         values |= _best(errors, grid, "ridge")
         values["eps_ridge_bo"] = float(errors[np.argmin(abs(grid - lam_bo))])
     if "kernel" in table.names:
-        grid = spec.noise * np.asarray(sorted(table.kernel_grid))
-        values |= _best(kernel_errors(spec, train, test, grid), grid, "kernel")
+        grid = spec.noise * np.asarray(sorted({*table.kernel_grid, 1.0}))
+        errors = kernel_errors(spec, train, test, grid)
+        values |= _best(errors, grid, "kernel")
+        values["eps_kernel_gp"] = float(errors[np.argmin(abs(grid - spec.noise))])
     return values

@@ -46,6 +46,7 @@ LONG_NAMES = {
     "eps_ridge_theory": "asymptotic ridge error at lam_bo (Gaussian channel; = eps_theory)",
     "eps_kernel": "test error of NNGP kernel ridge regression, best lambda of the grid (clean target)",
     "eps_kernel_lam": "the lambda of eps_kernel",
+    "eps_kernel_gp": "test error of NNGP kernel ridge at lambda = Delta (clean target)",
     "q_theory": "overlap q of the equivalent GLM",
     "rho_theory": "rho of the equivalent GLM (docs/theory.md 3, d -> infinity)",
     "delta_eff_theory": "Delta_eff of the equivalent GLM (docs/theory.md 3, d -> infinity)",

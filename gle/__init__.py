@@ -13,6 +13,7 @@ docs/theory.md sections 3 and 4, numpy/scipy only (no JAX)::
     glm_log_evidence(x, y, glm)                # exact (1/n) ln p(Y | X) of the GLM (Gaussian)
     free_entropy_theory(spec, alpha_grid)      # its replica limit (docs/theory.md 8)
     nngp_kernel(spec, x1, x2)                  # the student's infinite-width kernel (9)
+    kernel_ridge_error(alpha, lam, glm)        # kernel ridge with it, asymptotically
 """
 
 from .coefficients import GaussianCoefficients, gaussian_coefficients, offset_moments
@@ -20,7 +21,7 @@ from .curve import bayes_optimal, theory_dataset
 from .equivalent import EquivalentGLM, LayerTheory, equivalent_glm, equivalent_glm_centred
 from .fixed_point import FixedPoint, damped_iteration, solve_glm, solve_glm_ensemble
 from .free_entropy import free_entropy_theory, glm_log_evidence
-from .kernel import nngp_kernel
+from .kernel import kernel_linearisation, kernel_ridge_error, nngp_kernel
 from .ridge import (
     intercept_cost,
     marchenko_pastur_stieltjes,
@@ -43,6 +44,8 @@ __all__ = [
     "gaussian_coefficients",
     "glm_log_evidence",
     "intercept_cost",
+    "kernel_linearisation",
+    "kernel_ridge_error",
     "marchenko_pastur_stieltjes",
     "nngp_kernel",
     "offset_moments",

@@ -33,6 +33,8 @@ from numpy.polynomial import chebyshev
 from teacher_student import Activation, TeacherSpec, get_activation
 
 from .coefficients import gaussian_trapezoid
+from .equivalent import EquivalentGLM
+from .ridge import ridge_error
 
 HERMITE_TERMS = 400
 HERMITE_TOLERANCE = 1e-12
@@ -127,14 +129,43 @@ def nngp_kernel(spec: TeacherSpec, x1: np.ndarray, x2: np.ndarray | None = None)
     same = x2 is None
     x2 = x1 if same else x2
     d = x1.shape[1]
-    variances = spec.weight_variances()  # Delta_1, ..., Delta_L, Delta_a
-    a = variances[0] * np.einsum("ij,ij->i", x1, x1) / d
-    b = variances[0] * np.einsum("ij,ij->i", x2, x2) / d
-    c = variances[0] * (x1 @ x2.T) / d
-    for name, var in zip(spec.activations, variances[1:], strict=True):
+    first = spec.weight_variances()[0]
+    a = first * np.einsum("ij,ij->i", x1, x1) / d
+    b = first * np.einsum("ij,ij->i", x2, x2) / d
+    return _layers(spec, a, b, first * (x1 @ x2.T) / d, same)
+
+
+def _layers(spec: TeacherSpec, a: np.ndarray, b: np.ndarray, c: np.ndarray, same: bool):
+    """The recursion of the module docstring from layer 1's variances ``a``, ``b`` and
+    covariances ``c``."""
+    for name, var in zip(spec.activations, spec.weight_variances()[1:], strict=True):
         act = get_activation(name)
         c = var * dual_expectation(act, a[:, None], b[None, :], c)
         a, b = var * second_moment(act, a), var * second_moment(act, b)
         if same:
             np.fill_diagonal(c, a)
     return c
+
+
+def kernel_linearisation(spec: TeacherSpec) -> tuple[float, float, float]:
+    """``(kappa_0, kappa_1, kappa_*)`` with ``K(x, x') = kappa_0 + kappa_1 t + O(t^2)`` at
+    ``t = x . x' / d`` and ``K(x, x) = kappa_0 + kappa_1 + kappa_*``, for ``|x|^2 / d = 1``
+    (docs/theory.md 9; El Karoui 2010): ``kappa_1`` by a central difference in ``t``."""
+    first = spec.weight_variances()[0]
+    one = np.array([first])
+    t = np.array([[-1e-5, 0.0, 1e-5]]) * first
+    k = _layers(spec, one, np.full(3, first), t, same=False)[0]
+    diag = _layers(spec, one, one, one[:, None], same=True)[0, 0]
+    kappa_0, kappa_1 = k[1], (k[2] - k[0]) / 2e-5
+    return float(kappa_0), float(kappa_1), float(diag - kappa_0 - kappa_1)
+
+
+def kernel_ridge_error(
+    alpha: np.ndarray | float, lam: np.ndarray | float, glm: EquivalentGLM
+) -> np.ndarray:
+    """Asymptotic test error (clean target, Gaussian channel) of kernel ridge with the student's
+    NNGP kernel at ``lam``: with ``K = kappa_0 1 1^T + rho X X^T / d + delta_eff I + o(1)``
+    (``kernel_linearisation`` equals the GLM's ``(offset_var, rho, delta_eff)``), kernel ridge is
+    linear ridge at ``(lam + delta_eff) / rho`` (docs/theory.md 9), whose error is
+    ``ridge_error``; at ``lam = Delta`` that is ``lam_bo``, the Bayes-optimal error."""
+    return ridge_error(alpha, (np.asarray(lam) + glm.delta_eff) / glm.rho, glm)

@@ -941,6 +941,7 @@ def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
     assert ridge_errors(train, test, np.array([0.3]))[0] == pytest.approx(direct, rel=1e-10)
     # NNGP kernel ridge: the grid's best, and the eigendecomposition against a direct solve
     assert np.isfinite(ds["eps_kernel"]).all()
+    assert (ds["eps_kernel"] <= ds["eps_kernel_gp"] + 1e-12).all()
     assert set(np.unique(ds["eps_kernel_lam"])) <= {0.2 * g for g in (0.1, 0.3, 1.0, 3.0, 10.0)}
     k_train, k_test = nngp_kernel(spec, train.x), nngp_kernel(spec, test.x, train.x)
     fit = k_test @ np.linalg.solve(k_train + 0.2 * np.eye(16), train.y)

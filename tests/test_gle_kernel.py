@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
+from experiments.estimators import kernel_errors
+from gle import bayes_optimal, equivalent_glm, kernel_linearisation, kernel_ridge_error
 from gle.kernel import dual_expectation, nngp_kernel, second_moment
 from teacher_student import TeacherSpec, get_activation, sample_teacher
 
@@ -86,3 +88,40 @@ def test_symmetric_kernel_has_the_exact_diagonal_and_is_positive_semidefinite():
     assert np.linalg.eigvalsh(kernel).min() > -1e-8
     # the same entries from the two-set form, whose diagonal pairs go through the series at rho = 1
     np.testing.assert_allclose(nngp_kernel(spec, x[:7], x), kernel[:7], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        TeacherSpec(activations=("tanh",)),
+        TeacherSpec(activations=("relu", "relu")),
+        TeacherSpec(activations=("tanh2x", "erf"), widths=(0.5, 2.0), prior_var=(1.5, 0.7)),
+        TeacherSpec(activations=("relu", "tanh", "sign"), readout_var=2.0),
+    ],
+)
+def test_the_kernels_linear_part_is_the_equivalent_glm(spec):
+    """Two independent computations: the kernel's ``(kappa_0, kappa_1, kappa_*)`` (dual
+    expectations) equal ``equivalent_glm``'s ``(offset_var, rho, delta_eff)`` (Gaussian
+    coefficients and the offset recursion, docs/theory.md 3), to the central difference's 1e-8."""
+    glm = equivalent_glm(spec)
+    kappa = kernel_linearisation(spec)
+    np.testing.assert_allclose(kappa, (glm.offset_var, glm.rho, glm.delta_eff), atol=1e-8)
+
+
+def test_kernel_ridge_on_finite_teachers_against_its_asymptotic_error():
+    """Kernel ridge with the NNGP kernel at ``lam = Delta`` (asymptotically Bayes-optimal) and
+    ``3 Delta`` on 8 deep teachers at d = 400, alpha = 1.5: the mean test error within 3 SE over
+    the teachers (measured) plus an O(1/d) allowance of ``kernel_ridge_error``."""
+    spec = TeacherSpec(activations=("tanh", "tanh"), noise=0.1)
+    glm = equivalent_glm(spec)
+    d, alpha, lams = 400, 1.5, np.array([0.1, 0.3])
+    errors = []
+    for seed in range(8):
+        teacher = sample_teacher(spec, d, seed)
+        train, test = teacher.sample(int(alpha * d), 100 + seed), teacher.sample(1000, 200 + seed)
+        errors.append(kernel_errors(spec, train, test, lams))
+    errors = np.array(errors)
+    mean, se = errors.mean(0), errors.std(0, ddof=1) / np.sqrt(len(errors))
+    theory = kernel_ridge_error(alpha, lams, glm)
+    assert theory[0] == pytest.approx(bayes_optimal(glm, alpha).eps_bo[0], rel=1e-9)
+    assert np.all(np.abs(mean - theory) < 3 * se + 1 / d), (mean - theory) / se
