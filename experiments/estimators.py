@@ -11,6 +11,13 @@ against the clean target:
   grid of multiples of the noise ``Delta`` (``lam = Delta``, always run, is the posterior mean
   of the network's infinite-width Gaussian process, and asymptotically the Bayes estimator:
   ``gle.kernel_ridge_error``, docs/theory.md 9).
+
+Sign channel, classification errors against the noisy test labels (as ``eps_bayes``):
+
+* ``logistic``: ``w, b = argmin sum_mu ln(1 + exp(-y_mu (w . x_mu / sqrt(d) + b))) + (lam / 2)
+  |w|^2`` (L-BFGS, scipy) on a grid of ``lam``, next to the asymptotic error of the same
+  estimator on the equivalent GLM at the grid's best ``lam`` (``gle.erm_error``,
+  docs/theory.md 10; centred teachers).
 """
 
 from __future__ import annotations
@@ -20,18 +27,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from teacher_student import Data, TeacherSpec
 
-KNOWN = ("ridge", "kernel")
+KNOWN = ("ridge", "kernel", "logistic")
 
 
 class EstimatorsTable(BaseModel):
-    """``[estimators]``: which learners run (``ridge``, ``kernel``: Gaussian channel) and their
-    grids, ridge's as multiples of ``lam_bo``, the kernel's as multiples of the noise ``Delta``;
-    an empty table runs every learner that applies, with these grids."""
+    """``[estimators]``: which learners run (``ridge``, ``kernel``: Gaussian channel;
+    ``logistic``: sign channel) and their grids, ridge's as multiples of ``lam_bo``, the
+    kernel's as multiples of the noise ``Delta``, logistic's as values of ``lam``; an empty
+    table runs every learner that applies, with these grids."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     names: list[str] = Field(default_factory=lambda: list(KNOWN))
     ridge_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
     kernel_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
+    logistic_grid: list[float] = Field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
 
     @field_validator("names")
     @classmethod
@@ -41,7 +50,7 @@ class EstimatorsTable(BaseModel):
                 raise ValueError(f"unknown estimator {name!r} (known: {', '.join(KNOWN)})")
         return value
 
-    @field_validator("ridge_grid", "kernel_grid")
+    @field_validator("ridge_grid", "kernel_grid", "logistic_grid")
     @classmethod
     def _grid(cls, value: list[float]) -> list[float]:
         if not value or any(not (g > 0 and np.isfinite(g)) for g in value):
@@ -74,6 +83,32 @@ def kernel_errors(spec: TeacherSpec, train: Data, test: Data, lams: np.ndarray) 
     return np.array([np.mean((test.f_star - cross @ (proj / (evals + lam))) ** 2) for lam in lams])
 
 
+def logistic_errors(train: Data, test: Data, lams: np.ndarray) -> np.ndarray:
+    """Test classification errors ``mean(sign(w . x / sqrt(d) + b) != y)`` of L2-regularised
+    logistic regression (intercept ``b`` not penalised) at each ``lam``."""
+    from scipy import optimize, special
+
+    x = np.hstack([train.x / np.sqrt(train.d), np.ones((train.n, 1))])
+    y = train.y
+
+    def objective(p, lam):
+        margin = y * (x @ p)
+        grad = -x.T @ (y * special.expit(-margin))
+        return np.sum(np.logaddexp(0.0, -margin)) + 0.5 * lam * p[:-1] @ p[:-1], grad + lam * np.r_[
+            p[:-1], 0.0
+        ]
+
+    out, start = [], np.zeros(train.d + 1)
+    for lam in sorted(lams, reverse=True):  # warm starts from the most regularised
+        fit = optimize.minimize(
+            objective, start, args=(lam,), jac=True, method="L-BFGS-B", options={"gtol": 1e-9}
+        )
+        start = fit.x
+        score = test.x @ fit.x[:-1] / np.sqrt(test.d) + fit.x[-1]
+        out.append((lam, np.mean(np.where(score >= 0, 1.0, -1.0) != test.y)))
+    return np.array([e for lam, e in sorted(out)])
+
+
 def _best(errors: np.ndarray, grid: np.ndarray, name: str) -> dict:
     best = int(np.argmin(errors))
     return {f"eps_{name}": float(errors[best]), f"eps_{name}_lam": float(grid[best])}
@@ -86,8 +121,8 @@ def estimator_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, tes
     Gaussian process's posterior mean, asymptotically Bayes-optimal: ``gle.kernel_ridge_error``)."""
     from gle import equivalent_glm
 
-    if spec.channel != "gaussian":
-        return {}
+    if spec.channel == "sign":
+        return _sign_values(spec, table, train, test)
     values = {}
     if "ridge" in table.names:
         lam_bo = equivalent_glm(spec).lam_bo
@@ -101,3 +136,19 @@ def estimator_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, tes
         values |= _best(errors, grid, "kernel")
         values["eps_kernel_gp"] = float(errors[np.argmin(abs(grid - spec.noise))])
     return values
+
+
+def _sign_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, test: Data) -> dict:
+    """``eps_logistic`` (best over the grid), ``eps_logistic_lam`` and ``eps_logistic_theory``
+    (``gle.erm_error`` at that lam and the realised ``n / d``; NaN for a non-centred teacher)."""
+    from gle import equivalent_glm, erm_error
+
+    if "logistic" not in table.names:
+        return {}
+    grid = np.asarray(sorted(table.logistic_grid))
+    values = _best(logistic_errors(train, test, grid), grid, "logistic")
+    glm = equivalent_glm(spec)
+    theory = float("nan")
+    if not glm.offset_var:
+        theory = float(erm_error(train.n / train.d, values["eps_logistic_lam"], glm, "logistic")[0])
+    return values | {"eps_logistic_theory": theory}

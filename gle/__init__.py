@@ -14,11 +14,13 @@ docs/theory.md sections 3 and 4, numpy/scipy only (no JAX)::
     free_entropy_theory(spec, alpha_grid)      # its replica limit (docs/theory.md 8)
     nngp_kernel(spec, x1, x2)                  # the student's infinite-width kernel (9)
     kernel_ridge_error(alpha, lam, glm)        # kernel ridge with it, asymptotically
+    erm_error(alpha, lam, glm, "logistic")     # regularised ERM on the GLM (10)
 """
 
 from .coefficients import GaussianCoefficients, gaussian_coefficients, offset_moments
 from .curve import bayes_optimal, theory_dataset
 from .equivalent import EquivalentGLM, LayerTheory, equivalent_glm, equivalent_glm_centred
+from .erm import erm_error, erm_overlaps
 from .fixed_point import FixedPoint, damped_iteration, solve_glm, solve_glm_ensemble
 from .free_entropy import free_entropy_theory, glm_log_evidence
 from .kernel import kernel_linearisation, kernel_ridge_error, nngp_kernel
@@ -40,6 +42,8 @@ __all__ = [
     "damped_iteration",
     "equivalent_glm",
     "equivalent_glm_centred",
+    "erm_error",
+    "erm_overlaps",
     "free_entropy_theory",
     "gaussian_coefficients",
     "glm_log_evidence",

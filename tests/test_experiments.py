@@ -950,6 +950,7 @@ def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
     for bad, message in (
         ('names = ["lasso"]', "unknown estimator 'lasso'"),
         ("ridge_grid = [-1.0]", "[estimators].ridge_grid = [-1.0]"),
+        ("logistic_grid = [0.0]", "[estimators].logistic_grid = [0.0]"),
     ):
         refused = dgep_here(
             "run",
@@ -958,6 +959,26 @@ def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
             str(tmp_path / "bad"),
         )
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+
+
+def test_logistic_regression_next_to_the_posterior_on_the_sign_channel(tmp_path):
+    """An empty ``[estimators]`` on the sign channel runs logistic regression on each point's
+    data: its best classification error on the grid, its lam and the GLM's asymptotic error."""
+    text = TINY.replace('channel = "gaussian"', 'channel = "sign"').replace("d = [6, 8]", "d = [8]")
+    result = dgep_here(
+        "run",
+        str(write(tmp_path, text + "[estimators]\n")),
+        "--out",
+        str(tmp_path / "o"),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    ds = xr.load_dataset(tmp_path / "o" / "results.nc", engine="h5netcdf")
+    assert ((ds["eps_logistic"] >= 0) & (ds["eps_logistic"] <= 1)).all()
+    assert set(np.unique(ds["eps_logistic_lam"])) <= {0.01, 0.03, 0.1, 0.3, 1.0, 3.0}
+    assert (ds["eps_logistic_theory"] >= ds["eps_theory"] - 1e-9).all()  # above the Bayes error
+    for gaussian_only in ("eps_ridge", "eps_kernel"):
+        assert gaussian_only not in ds or bool(ds[gaussian_only].isnull().all())
 
 
 def test_results_at_other_sizes_combine_along_d(reference_run, tmp_path):
