@@ -67,8 +67,9 @@ def point_memory(spec: TeacherSpec, d: int, n: int, n_test: int, chains: int) ->
 
 def point_seconds(config: Config, spec: TeacherSpec, d: int, n: int) -> float:
     """Rough wall time of one point: gradients of ``6 n W`` FLOPs (``W`` weights) per leapfrog
-    step, the test set's outputs (``2 n_test W``) per draw, and with ``[evidence]`` the SMC's
-    moves over ``EVIDENCE_TEMPERATURES`` temperatures, at ``FLOPS_PER_SECOND``."""
+    step, the test set's outputs (``2 n_test W``) per draw, with ``[evidence]`` the SMC's
+    moves over ``EVIDENCE_TEMPERATURES`` temperatures, and with a trained network among the
+    ``[estimators]`` its full-batch steps, at ``FLOPS_PER_SECOND``."""
     sampler = config.sampler
     weights = spec.num_weights(d)
     steps = NUTS_STEPS_PER_DRAW if sampler.kernel == "nuts" else sampler.num_steps
@@ -78,6 +79,10 @@ def point_seconds(config: Config, spec: TeacherSpec, d: int, n: int) -> float:
         ev = config.evidence
         moves = ev.num_particles * ev.num_mcmc_steps * ev.num_leapfrog * ev.replicas
         flops += EVIDENCE_TEMPERATURES * moves * 6 * n * weights
+    if config.estimators is not None and "trained" in config.estimators.names:
+        from .estimators import TRAIN_STEPS  # full-batch gradients, one run per decay
+
+        flops += len(config.estimators.trained_grid) * TRAIN_STEPS * 6 * n * weights
     return flops / FLOPS_PER_SECOND
 
 

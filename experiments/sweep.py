@@ -127,7 +127,7 @@ def run_point(
     return {
         **measured,
         **(free_entropy_values(spec, train, evidence, point.seed) if evidence else {}),
-        **(estimator_values(spec, estimators, train, test) if estimators else {}),
+        **(estimator_values(spec, estimators, train, test, point.seed) if estimators else {}),
         **teacher_values,
         **theory_columns(spec, point.d, train.n, teacher_values),
         "n": train.n,
