@@ -95,7 +95,14 @@ def cmd_theory(args: argparse.Namespace) -> None:
 
 
 def _report(results: Path, plot_dir: Path) -> None:
-    from .plotting import has_free_entropy, plot_comparison, plot_free_entropy, plot_nishimori
+    from .plotting import (
+        has_free_entropy,
+        has_learners,
+        plot_comparison,
+        plot_estimators,
+        plot_free_entropy,
+        plot_nishimori,
+    )
     from .results import format_diagnostics, format_summary, open_results, summarize
 
     ds = open_results(results)
@@ -106,6 +113,8 @@ def _report(results: Path, plot_dir: Path) -> None:
     print(f"wrote {plot_nishimori(ds, plot_dir / 'nishimori.png')}")
     if has_free_entropy(ds):
         print(f"wrote {plot_free_entropy(ds, plot_dir / 'free_entropy.png')}")
+    if has_learners(ds):
+        print(f"wrote {plot_estimators(ds, plot_dir / 'estimators.png')}")
 
 
 class FailedPointsError(Exception):
@@ -203,7 +212,14 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
-    from .plotting import has_free_entropy, plot_comparison, plot_free_entropy, plot_nishimori
+    from .plotting import (
+        has_free_entropy,
+        has_learners,
+        plot_comparison,
+        plot_estimators,
+        plot_free_entropy,
+        plot_nishimori,
+    )
     from .results import open_results
 
     ds = open_results(args.results)
@@ -215,6 +231,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote {plot_nishimori(ds, out.with_name(out.stem + '_nishimori.png'))}")
     if has_free_entropy(ds):
         print(f"wrote {plot_free_entropy(ds, out.with_name(out.stem + '_free_entropy.png'))}")
+    if has_learners(ds):
+        print(f"wrote {plot_estimators(ds, out.with_name(out.stem + '_estimators.png'))}")
 
 
 def _version() -> str:
@@ -313,8 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         help="PNG path of the comparison figure (default: RESULTS with .png); the Nishimori "
-        "figure goes next to it as NAME_nishimori.png, and with free-entropy columns "
-        "([evidence]) NAME_free_entropy.png",
+        "figure goes next to it as NAME_nishimori.png, with free-entropy columns "
+        "([evidence]) NAME_free_entropy.png and with learners ([estimators]) "
+        "NAME_estimators.png",
     )
     p.set_defaults(func=cmd_plot)
     return parser

@@ -211,3 +211,57 @@ def plot_free_entropy(ds: xr.Dataset, out: str | Path) -> Path:
         top.legend(fontsize=7)
         bottom.legend(fontsize=7)
     return _save(plt, fig, out)
+
+
+#: the learners' columns (``[estimators]``) drawn by ``plot_estimators``, with their legends
+LEARNERS = {
+    "eps_ridge": "ridge, best lam",
+    "eps_kernel": "NNGP kernel ridge, best lam",
+    "eps_kernel_gp": "NNGP kernel ridge, lam = Delta",
+    "eps_logistic": "logistic, best lam",
+    "eps_trained": "trained network (Adam), best decay",
+}
+
+
+def has_learners(ds: xr.Dataset) -> bool:
+    """Whether a sweep ran learners (``[estimators]``) at some point."""
+    return any(name in ds and bool(int(ds[name].count())) for name in LEARNERS)
+
+
+def plot_estimators(ds: xr.Dataset, out: str | Path) -> Path:
+    """Per setting: every learner's test error on the points' own data (mean +- SE over seeds,
+    per d) next to the posterior's ``eps_bayes`` and the GLM's Bayes error ``eps_theory``
+    (docs/theory.md 9, 10: ridge at lam_bo and kernel ridge at lam = Delta reach it
+    asymptotically); logistic regression's asymptotic error where derived."""
+    num = ds.sizes["setting"]
+    plt, fig, cells = _panels(num, 1, (4.8, 3.8))
+    alphas = ds["alpha"].values
+    num_d = ds.sizes["d"]
+    for s, (ax,) in enumerate(cells):
+        raw = ds.isel(setting=s)
+        ax.plot(
+            alphas, raw["eps_theory"].mean(("d", "seed")), "k-", label="Bayes error (GLM theory)"
+        )
+        if "eps_logistic_theory" in raw and int(raw["eps_logistic_theory"].count()):
+            theory = raw["eps_logistic_theory"].mean(("d", "seed"))
+            ax.plot(alphas, theory, "k--", label="logistic, asymptotic")
+        names = ["eps_bayes", *(n for n in LEARNERS if n in raw and int(raw[n].count()))]
+        for k, name in enumerate(names):
+            for i, d in enumerate(raw["d"].values):
+                x = alphas * (1 + 0.03 * (k - len(names) / 2) + 0.01 * i)
+                label = LEARNERS.get(name, "posterior (eps_bayes)")
+                _errorbars(
+                    ax,
+                    x,
+                    *mean_se(raw[name].sel(d=d)),
+                    fmt="os^vDx"[k % 6],
+                    color=f"C{k}",
+                    alpha=0.4 + 0.6 * (i + 1) / num_d,
+                    label=f"{label}, d = {int(d)}",
+                )
+        _alpha_axis(ax, alphas)
+        ax.set_title(str(raw["setting_label"].values), fontsize=10)
+        ax.set_xlabel("alpha = n / d")
+        ax.set_ylabel("test error (mean +- SE over seeds)")
+        ax.legend(fontsize=6)
+    return _save(plt, fig, out)

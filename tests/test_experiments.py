@@ -872,6 +872,7 @@ def test_a_sweep_measures_the_free_entropy_with_an_evidence_table(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "f_deep - f_glm" in result.stdout
+    assert (tmp_path / "out" / "free_entropy.png").stat().st_size > 10_000
     ds = xr.load_dataset(tmp_path / "out" / "results.nc", engine="h5netcdf")
     for name in ("free_entropy", "free_entropy_se", "free_entropy_glm", "free_entropy_theory"):
         assert np.isfinite(ds[name]).all() and ds[name].attrs["units"] == "nats per sample", name
@@ -927,6 +928,7 @@ def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     ds = xr.load_dataset(tmp_path / "o" / "results.nc", engine="h5netcdf")
+    assert (tmp_path / "o" / "estimators.png").stat().st_size > 10_000
     assert (ds["eps_ridge"] <= ds["eps_ridge_bo"] + 1e-12).all()
     assert np.isfinite(ds["eps_ridge_theory"]).all()
     assert np.allclose(
