@@ -77,6 +77,7 @@ print(
 # The command: dgep theory on a 10^5-point grid, table printed (to /dev/null) and --out written.
 import contextlib  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -87,10 +88,13 @@ with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / f"{channel}.toml"
         config.write_text(
             f'[teacher]\nactivations = ["tanh", "tanh"]\nchannel = "{channel}"\nnoise = 0.1\n'
+            "[data]\nalpha = [1.0]\n"
         )
         argv = ["theory", str(config), "--alpha", "0.01:100:100000", "--out", f"{tmp}/t.nc"]
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            points, seconds = rate(lambda: main(argv), 100_000, repeat=2)
+            points, seconds = rate(
+                lambda: main(argv) == 0 or sys.exit("dgep theory failed"), 100_000, repeat=2
+            )
         print(
             f"dgep theory, {channel:>8}: {points:>12,.0f} points/s (10^5 points, {seconds:.2f} s)"
         )
