@@ -165,7 +165,9 @@ class SignChannel:
     def solve(
         cls, alpha: np.ndarray, rho: float, s2: float, offset: np.ndarray | float = 0.0
     ) -> ChannelSolution:
-        from scipy.optimize.elementwise import find_root  # scipy.optimize costs 0.2 s to import
+        from scipy.optimize.elementwise import (
+            find_root,
+        )  # imported on first use: it is slow to import
 
         alpha, offset = np.broadcast_arrays(
             np.asarray(alpha, dtype=float), np.asarray(offset, dtype=float)
