@@ -80,7 +80,7 @@ def point_seconds(config: Config, spec: TeacherSpec, d: int, n: int) -> float:
         moves = ev.num_particles * ev.num_mcmc_steps * ev.num_leapfrog * ev.replicas
         flops += EVIDENCE_TEMPERATURES * moves * 6 * n * weights
     if config.estimators is not None and "trained" in config.estimators.names:
-        from .estimators import TRAIN_STEPS  # full-batch gradients, one run per decay
+        from learners import TRAIN_STEPS  # full-batch gradients, one run per decay
 
         flops += len(config.estimators.trained_grid) * TRAIN_STEPS * 6 * n * weights
     return flops / FLOPS_PER_SECOND

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gle
-from experiments.estimators import logistic_errors
+from learners import logistic_errors
 from teacher_student import TeacherSpec, sample_teacher
 
 TANH_SIGN = TeacherSpec(activations=("tanh", "tanh"), channel="sign", noise=0.1)
@@ -35,11 +35,11 @@ def test_logistic_is_above_the_bayes_error_and_close_to_it():
 
 
 def test_logistic_on_finite_deep_teachers_against_its_asymptotic_error():
-    """L2 logistic regression (intercept fitted) on 8 tanh-tanh sign-channel teachers at d = 400,
+    """L2 logistic regression (intercept fitted) on 8 tanh-tanh sign-channel teachers at d = 1000,
     alpha = 1.5, 4000 test labels: the mean test error within 3 SE over teachers (measured) plus
     an O(1/d) allowance of ``erm_error`` on the GLM, at two lams."""
     glm = gle.equivalent_glm(TANH_SIGN)
-    d, alpha, lams = 400, 1.5, np.array([0.1, 1.0])
+    d, alpha, lams = 1000, 1.5, np.array([0.1, 1.0])
     errors = []
     for seed in range(8):
         teacher = sample_teacher(TANH_SIGN, d, seed)

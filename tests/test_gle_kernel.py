@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from experiments.estimators import kernel_errors
 from gle import bayes_optimal, equivalent_glm, kernel_linearisation, kernel_ridge_error
 from gle.kernel import dual_expectation, nngp_kernel, second_moment
+from learners import kernel_errors
 from teacher_student import TeacherSpec, get_activation, sample_teacher
 
 
@@ -110,11 +110,11 @@ def test_the_kernels_linear_part_is_the_equivalent_glm(spec):
 
 def test_kernel_ridge_on_finite_teachers_against_its_asymptotic_error():
     """Kernel ridge with the NNGP kernel at ``lam = Delta`` (asymptotically Bayes-optimal) and
-    ``3 Delta`` on 8 deep teachers at d = 400, alpha = 1.5: the mean test error within 3 SE over
+    ``3 Delta`` on 8 deep teachers at d = 1000, alpha = 1.5: the mean test error within 3 SE over
     the teachers (measured) plus an O(1/d) allowance of ``kernel_ridge_error``."""
     spec = TeacherSpec(activations=("tanh", "tanh"), noise=0.1)
     glm = equivalent_glm(spec)
-    d, alpha, lams = 400, 1.5, np.array([0.1, 0.3])
+    d, alpha, lams = 1000, 1.5, np.array([0.1, 0.3])
     errors = []
     for seed in range(8):
         teacher = sample_teacher(spec, d, seed)
