@@ -1,8 +1,8 @@
 """``[estimators]``: the learners of ``learners`` run on each point's own train and test data,
 next to the posterior, as result columns (docs/theory.md 7, 9, 10; Cui, Krzakala, Zdeborova
-2023). Gaussian channel: ``ridge`` (at ``lam_bo = s2 / rho`` and on a grid of multiples of it)
-and ``kernel`` (NNGP kernel ridge on a grid of multiples of ``Delta``; ``lam = Delta`` always
-run); sign channel: ``logistic`` (a grid of ``lam``, with ``gle.erm_error`` at the best one);
+2023). Gaussian channel: ``ridge`` (unpenalised intercept; at ``lam_bo = s2 / rho`` and on a
+grid of multiples of it) and ``kernel`` (NNGP kernel ridge on a grid of multiples of ``Delta``;
+``lam = Delta`` always run); sign channel: ``logistic`` (a grid of ``lam``, with ``gle.erm_error`` at the best one);
 both: ``trained`` (the student by Adam on a grid of weight decays). Test errors are against the
 clean target (Gaussian) or the noisy labels (sign), as ``eps_bayes``.
 """

@@ -11,16 +11,21 @@ from teacher_student import Data
 
 
 def ridge_errors(train: Data, test: Data, lams: np.ndarray) -> np.ndarray:
-    """Test errors ``mean (f* - w_lam . x / sqrt(d))^2`` of ridge,
-    ``w_lam = argmin sum_mu (y_mu - w . x_mu / sqrt(d))^2 + lam |w|^2``, at each ``lam`` (one
-    eigendecomposition of ``X^T X / d`` serves the grid; docs/theory.md 7)."""
+    """Test errors ``mean (f* - w_lam . x / sqrt(d) - b_lam)^2`` of ridge with an unpenalised
+    intercept, ``w_lam, b_lam = argmin sum_mu (y_mu - w . x_mu / sqrt(d) - b)^2 + lam |w|^2``,
+    at each ``lam``: ``w_lam`` is ridge on the train data centred by their means, ``b_lam =
+    mean(y) - w_lam . mean(x) / sqrt(d)`` (one eigendecomposition serves the grid). The
+    intercept learns a non-centred teacher's output offset (docs/theory.md 4.1, 7)."""
     d = train.d
-    evals, evecs = np.linalg.eigh(train.x.T @ train.x / d)
-    proj = evecs.T @ (train.x.T @ train.y / np.sqrt(d))
+    x_mean, y_mean = train.x.mean(0), train.y.mean()
+    x = train.x - x_mean
+    evals, evecs = np.linalg.eigh(x.T @ x / d)
+    proj = evecs.T @ (x.T @ (train.y - y_mean) / np.sqrt(d))
     out = []
     for lam in lams:
         w = evecs @ (proj / (evals + lam))
-        out.append(np.mean((test.f_star - test.x @ w / np.sqrt(d)) ** 2))
+        f = (test.x - x_mean) @ w / np.sqrt(d) + y_mean
+        out.append(np.mean((test.f_star - f) ** 2))
     return np.array(out)
 
 
