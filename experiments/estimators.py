@@ -1,9 +1,10 @@
 """``[estimators]``: the learners of ``learners`` run on each point's own train and test data,
 next to the posterior, as result columns (docs/theory.md 7, 9, 10; Cui, Krzakala, Zdeborova
-2023). Gaussian channel: ``ridge`` (unpenalised intercept; at ``lam_bo = s2 / rho`` and on a
-grid of multiples of it) and ``kernel`` (NNGP kernel ridge on a grid of multiples of ``Delta``;
-``lam = Delta`` always run); sign channel: ``logistic`` (a grid of ``lam``, with ``gle.erm_error`` at the best one);
-both: ``trained`` (the student by Adam on a grid of weight decays). Test errors are against the
+2023). Gaussian channel: ``ridge`` (its intercept's prior variance the output offset's,
+``offset_var``; at ``lam_bo = s2 / rho``, the GLM's Bayes estimator, and on a grid of multiples
+of it) and ``kernel`` (NNGP kernel ridge on a grid of multiples of ``Delta``; ``lam = Delta``
+always run); sign channel: ``logistic`` (a grid of ``lam``, with ``gle.erm_error`` at the best
+one); both: ``trained`` (the student by Adam on a grid of weight decays). Test errors are against the
 clean target (Gaussian) or the noisy labels (sign), as ``eps_bayes``.
 """
 
@@ -83,11 +84,11 @@ def _channel_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, test
         return _sign_values(spec, table, train, test)
     values = {}
     if "ridge" in table.names:
-        lam_bo = equivalent_glm(spec).lam_bo
-        grid = lam_bo * np.asarray(sorted({*table.ridge_grid, 1.0}))
-        errors = ridge_errors(train, test, grid)
+        glm = equivalent_glm(spec)
+        grid = glm.lam_bo * np.asarray(sorted({*table.ridge_grid, 1.0}))
+        errors = ridge_errors(train, test, grid, glm.offset_var / glm.rho)
         values |= _best(errors, grid, "ridge")
-        values["eps_ridge_bo"] = float(errors[np.argmin(abs(grid - lam_bo))])
+        values["eps_ridge_bo"] = float(errors[np.argmin(abs(grid - glm.lam_bo))])
     if "kernel" in table.names:
         grid = spec.noise * np.asarray(sorted({*table.kernel_grid, 1.0}))
         errors = kernel_errors(spec, train, test, grid)

@@ -10,23 +10,26 @@ from scipy import optimize, special
 from teacher_student import Data
 
 
-def ridge_errors(train: Data, test: Data, lams: np.ndarray) -> np.ndarray:
-    """Test errors ``mean (f* - w_lam . x / sqrt(d) - b_lam)^2`` of ridge with an unpenalised
-    intercept, ``w_lam, b_lam = argmin sum_mu (y_mu - w . x_mu / sqrt(d) - b)^2 + lam |w|^2``,
-    at each ``lam``: ``w_lam`` is ridge on the train data centred by their means, ``b_lam =
-    mean(y) - w_lam . mean(x) / sqrt(d)`` (one eigendecomposition serves the grid). The
-    intercept learns a non-centred teacher's output offset (docs/theory.md 4.1, 7)."""
-    d = train.d
-    x_mean, y_mean = train.x.mean(0), train.y.mean()
-    x = train.x - x_mean
-    evals, evecs = np.linalg.eigh(x.T @ x / d)
-    proj = evecs.T @ (x.T @ (train.y - y_mean) / np.sqrt(d))
-    out = []
-    for lam in lams:
-        w = evecs @ (proj / (evals + lam))
-        f = (test.x - x_mean) @ w / np.sqrt(d) + y_mean
-        out.append(np.mean((test.f_star - f) ** 2))
-    return np.array(out)
+def ridge_errors(
+    train: Data, test: Data, lams: np.ndarray, intercept_var: float = 0.0
+) -> np.ndarray:
+    """Test errors ``mean (f* - w . x / sqrt(d) - b)^2`` of ridge with an intercept,
+    ``w, b = argmin sum_mu (y_mu - w . x_mu / sqrt(d) - b)^2 + lam (|w|^2 + b^2 / intercept_var)``,
+    at each ``lam``: the posterior mean of the GLM whose weights have prior variance ``rho`` and
+    whose output offset has ``intercept_var x rho`` (at ``lam = lam_bo`` and ``intercept_var =
+    offset_var / rho``, the equivalent GLM's Bayes estimator, docs/theory.md 7.1); ``0``: no
+    intercept. Solved as plain ridge on the inputs with a constant feature ``sqrt(intercept_var)``
+    (one eigendecomposition serves the grid)."""
+
+    def features(x):
+        return np.hstack([x / np.sqrt(train.d), np.full((len(x), 1), np.sqrt(intercept_var))])
+
+    z, z_test = features(train.x), features(test.x)
+    evals, evecs = np.linalg.eigh(z.T @ z)
+    proj = evecs.T @ (z.T @ train.y)
+    return np.array(
+        [np.mean((test.f_star - z_test @ (evecs @ (proj / (evals + lam)))) ** 2) for lam in lams]
+    )
 
 
 def logistic_errors(train: Data, test: Data, lams: np.ndarray) -> np.ndarray:

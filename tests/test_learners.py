@@ -23,13 +23,20 @@ def small_data(spec=TANH, d=8, n=16):
     return teacher.sample(n, 1), teacher.sample(50, 2)
 
 
-def test_ridge_against_a_direct_solve_with_an_unpenalised_intercept():
+@pytest.mark.parametrize("intercept_var", [0.0, 0.5])
+def test_ridge_against_a_direct_solve(intercept_var):
+    """The eigendecomposition against the normal equations, the intercept penalised by
+    ``lam / intercept_var`` (absent at 0)."""
     train, test = small_data(TeacherSpec(activations=("relu",), noise=0.2))
-    x = np.hstack([train.x / np.sqrt(8), np.ones((16, 1))])
-    penalty = 0.3 * np.diag([1.0] * 8 + [0.0])
+    x = train.x / np.sqrt(8)
+    if intercept_var:
+        x = np.hstack([x, np.ones((16, 1))])
+    penalty = 0.3 * np.diag([1.0] * 8 + ([1 / intercept_var] if intercept_var else []))
     p = np.linalg.solve(x.T @ x + penalty, x.T @ train.y)
-    direct = np.mean((test.f_star - test.x @ p[:-1] / np.sqrt(8) - p[-1]) ** 2)
-    assert ridge_errors(train, test, np.array([0.3]))[0] == pytest.approx(direct, rel=1e-10)
+    b = p[-1] if intercept_var else 0.0
+    direct = np.mean((test.f_star - test.x @ p[:8] / np.sqrt(8) - b) ** 2)
+    got = ridge_errors(train, test, np.array([0.3]), intercept_var)[0]
+    assert got == pytest.approx(direct, rel=1e-10)
 
 
 def test_kernel_ridge_against_a_direct_solve():
@@ -61,19 +68,14 @@ def test_logistic_against_a_direct_fit_in_the_grids_order():
 
 def test_a_trained_linear_student_is_ridge_and_a_diverged_run_is_nan():
     """Adam on the depth-0 student (``f = w . x / sqrt(d)``, squared loss, decay ``lam``)
-    reaches the exact ridge solution (no intercept) at ``lam``; a run whose loss overflows (learning rate 1e30)
+    reaches ridge's exact solution (no intercept) at ``lam``; a run whose loss overflows (learning rate 1e30)
     gives NaN for its decay, not an exception."""
     teacher = sample_teacher(TeacherSpec(activations=("tanh",), noise=0.1), 20, 0)
     train, test = teacher.sample(60, 1), teacher.sample(2000, 2)
     lams = np.array([0.3, 1.0, 3.0])
     linear = TeacherSpec(activations=(), noise=0.1)
     errors, grads = trained_errors(linear, train, test, lams, seed=0)
-    exact = []
-    for lam in lams:
-        gram = train.x.T @ train.x / 20 + lam * np.eye(20)
-        w = np.linalg.solve(gram, train.x.T @ train.y / np.sqrt(20))
-        exact.append(np.mean((test.f_star - test.x @ w / np.sqrt(20)) ** 2))
-    np.testing.assert_allclose(errors, exact, rtol=1e-5)
+    np.testing.assert_allclose(errors, ridge_errors(train, test, lams), rtol=1e-5)
     assert (grads < TRAIN_GRAD_TOL).all()
     relu = TeacherSpec(activations=("relu",), noise=0.1)
     errors, grads = trained_errors(relu, train, test, lams[:2], seed=0, lr=1e30)
