@@ -97,16 +97,24 @@ def cmd_theory(args: argparse.Namespace) -> None:
 def _report(results: Path, plot_dir: Path) -> None:
     from .plotting import (
         has_free_entropy,
-        has_learners,
         plot_comparison,
         plot_estimators,
         plot_free_entropy,
         plot_nishimori,
     )
-    from .results import format_diagnostics, format_summary, open_results, summarize
+    from .results import (
+        format_diagnostics,
+        format_learners,
+        format_summary,
+        has_learners,
+        open_results,
+        summarize,
+    )
 
     ds = open_results(results)
     print(format_summary(summarize(ds)))
+    if has_learners(ds):
+        print(format_learners(ds))
     print(format_diagnostics(ds))
     print(f"wrote {results}")
     print(f"wrote {plot_comparison(ds, plot_dir / 'results.png')}")
@@ -192,7 +200,9 @@ def cmd_summary(args: argparse.Namespace) -> None:
     from .results import (
         combine_sizes,
         format_diagnostics,
+        format_learners,
         format_summary,
+        has_learners,
         open_results,
         summarize,
     )
@@ -201,6 +211,8 @@ def cmd_summary(args: argparse.Namespace) -> None:
     if args.other_sizes:
         ds = combine_sizes([ds, *(open_results(p) for p in args.other_sizes)])
     print(format_summary(summarize(ds), markdown=args.markdown))
+    if has_learners(ds):
+        print(format_learners(ds, markdown=args.markdown))
     print(format_diagnostics(ds))
 
 
@@ -214,13 +226,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
 def cmd_plot(args: argparse.Namespace) -> None:
     from .plotting import (
         has_free_entropy,
-        has_learners,
         plot_comparison,
         plot_estimators,
         plot_free_entropy,
         plot_nishimori,
     )
-    from .results import open_results
+    from .results import has_learners, open_results
 
     ds = open_results(args.results)
     source = (

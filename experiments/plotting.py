@@ -11,7 +11,7 @@ import numpy as np
 
 from teacher_student import TeacherSpec
 
-from .results import GAP_COLUMNS, equilibrium_gaps, mean_se, summarize
+from .results import GAP_COLUMNS, LEARNERS, equilibrium_gaps, mean_se, summarize
 from .store import atomic_write
 
 if TYPE_CHECKING:
@@ -213,19 +213,9 @@ def plot_free_entropy(ds: xr.Dataset, out: str | Path) -> Path:
     return _save(plt, fig, out)
 
 
-#: the learners' columns (``[estimators]``) drawn by ``plot_estimators``, with their legends
-LEARNERS = {
-    "eps_ridge": "ridge, best lam",
-    "eps_kernel": "NNGP kernel ridge, best lam",
-    "eps_kernel_gp": "NNGP kernel ridge, lam = Delta",
-    "eps_logistic": "logistic, best lam",
-    "eps_trained": "trained network (Adam), best decay",
-}
-
-
-def has_learners(ds: xr.Dataset) -> bool:
-    """Whether a sweep ran learners (``[estimators]``) at some point."""
-    return any(name in ds and bool(int(ds[name].count())) for name in LEARNERS)
+#: the learners drawn by ``plot_estimators``: the Bayes-optimal candidates at their prescribed
+#: regularisation, and the grid's best of logistic regression and the trained network
+PLOTTED = ("eps_ridge_bo", "eps_kernel_gp", "eps_logistic", "eps_trained")
 
 
 def plot_estimators(ds: xr.Dataset, out: str | Path) -> Path:
@@ -245,7 +235,7 @@ def plot_estimators(ds: xr.Dataset, out: str | Path) -> Path:
         if "eps_logistic_theory" in raw and int(raw["eps_logistic_theory"].count()):
             theory = raw["eps_logistic_theory"].mean(("d", "seed"))
             ax.plot(alphas, theory, "k--", label="logistic, asymptotic")
-        names = ["eps_bayes", *(n for n in LEARNERS if n in raw and int(raw[n].count()))]
+        names = ["eps_bayes", *(n for n in PLOTTED if n in raw and int(raw[n].count()))]
         for k, name in enumerate(names):
             for i, d in enumerate(raw["d"].values):
                 x = alphas * (1 + 0.03 * (k - len(names) / 2) + 0.01 * i)

@@ -411,6 +411,48 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
     return "\n".join(lines)
 
 
+#: the learners' columns (``[estimators]``), in the order the summary and ``plot_estimators``
+#: show them, with their labels
+LEARNERS = {
+    "eps_ridge_bo": "ridge, lam_bo",
+    "eps_ridge": "ridge, best lam",
+    "eps_kernel_gp": "NNGP kernel ridge, lam = Delta",
+    "eps_kernel": "NNGP kernel ridge, best lam",
+    "eps_logistic": "logistic, best lam",
+    "eps_logistic_theory": "logistic, asymptotic",
+    "eps_trained": "trained network (Adam), best decay",
+}
+
+
+def has_learners(ds: xr.Dataset) -> bool:
+    """Whether a sweep ran learners (``[estimators]``) at some point."""
+    return any(name in ds and bool(int(ds[name].count())) for name in LEARNERS)
+
+
+def format_learners(ds: xr.Dataset, *, markdown: bool = False) -> str:
+    """Per setting and d, one table: alpha, the GLM's Bayes error ``eps_theory``, the posterior's
+    ``eps_bayes`` and every learner that ran (mean ± SE over seeds), on the same points' data."""
+    lines = []
+    ds = ds if "setting" in ds.dims else ds.expand_dims("setting")
+    for s in ds["setting"].values:
+        sub = ds.sel(setting=s)
+        names = [n for n in LEARNERS if n in sub and int(sub[n].count())]
+        if not names:
+            continue
+        for d in sub["d"].values:
+            title = f"setting {s}: {sub['setting_label'].item()}, d = {int(d)}: learners"
+            lines.append(f"### {title}" if markdown else title)
+            head = ["alpha", "Bayes (theory)", "posterior", *(LEARNERS[n] for n in names)]
+            rows = []
+            for a in sub["alpha"].values:
+                r = sub.sel(d=d, alpha=a)
+                cells = [f"{a:g}", f"{float(r['eps_theory'].mean()):.4f}"]
+                cells += [_pm(*mean_se(r[n])) for n in ("eps_bayes", *names)]
+                rows.append(cells)
+            lines += [*_table(head, rows, markdown), ""]
+    return "\n".join(lines)
+
+
 #: per-point sampler checks: (variable, "max" or "min", threshold, what crossing it means)
 CHECKS = (
     ("rhat_max", "max", 1.05, "R-hat > 1.05: the chains disagree"),

@@ -935,6 +935,10 @@ def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
     assert np.isfinite(ds["eps_trained"]).all() and (ds["eps_trained_grad"] < 1e-4).all()
     assert (ds["eps_kernel"] <= ds["eps_kernel_gp"] + 1e-12).all()
     assert set(np.unique(ds["eps_kernel_lam"])) <= {0.2 * g for g in (0.1, 0.3, 1.0, 3.0, 10.0)}
+    summary = dgep_here("summary", str(tmp_path / "o"))
+    assert (
+        "d = 8: learners" in summary.stdout and "NNGP kernel ridge, lam = Delta" in summary.stdout
+    )
     for bad, message in (
         ('names = ["lasso"]', "unknown estimator 'lasso'"),
         ("ridge_grid = [-1.0]", "[estimators].ridge_grid = [-1.0]"),
