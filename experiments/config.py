@@ -2,7 +2,7 @@
 
 Tables: ``[teacher]`` (or an array ``[[teacher]]`` for several settings) is validated by
 ``teacher_student.TeacherSpec``; ``[sampler]`` by ``bayes.SamplerConfig``; ``[data]`` and
-``[run]`` by the pydantic models below. Unknown keys and wrong types are errors whose one-line
+``[run]`` and ``[estimators]`` by the pydantic models below. Unknown keys and wrong types are errors whose one-line
 message names the key and the value.
 """
 
@@ -30,6 +30,57 @@ from teacher_student import TeacherSpec
 
 class ConfigError(ValueError):
     """A bad configuration file or value; the message is one line naming the key and value."""
+
+
+KNOWN_ESTIMATORS = ("ridge", "kernel", "logistic", "trained")
+
+
+class EstimatorsTable(BaseModel):
+    """``[estimators]``: which learners run (``ridge``, ``kernel``: Gaussian channel;
+    ``logistic``: sign channel; ``trained``: both) and their grids, ridge's as multiples of
+    ``lam_bo``, the kernel's as multiples of the noise ``Delta``, logistic's as values of
+    ``lam``, the trained network's weight decays; an empty table runs every learner that
+    applies, with these grids."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    names: list[str] = Field(default_factory=lambda: list(KNOWN_ESTIMATORS))
+    ridge_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
+    kernel_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
+    logistic_grid: list[float] = Field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
+    trained_grid: list[float] = Field(default_factory=lambda: [0.1, 1.0, 10.0])
+
+    @field_validator("names")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in KNOWN_ESTIMATORS:
+                raise ValueError(
+                    f"unknown estimator {name!r} (known: {', '.join(KNOWN_ESTIMATORS)})"
+                )
+        return value
+
+    @field_validator("ridge_grid", "kernel_grid", "logistic_grid", "trained_grid")
+    @classmethod
+    def _grid(cls, value: list[float]) -> list[float]:
+        if not value or any(not (g > 0 and np.isfinite(g)) for g in value):
+            raise ValueError("needs numbers > 0")
+        return value
+
+
+#: each learner's error at every grid value: variable -> (its dim, the table's grid, whether
+#: the grid holds multiples of ``lam_bo`` / ``Delta`` that always include 1)
+GRIDS = {
+    "eps_ridge_grid": ("ridge_lam_factor", "ridge_grid", True),
+    "eps_kernel_grid": ("kernel_lam_factor", "kernel_grid", True),
+    "eps_logistic_grid": ("logistic_lam", "logistic_grid", False),
+    "eps_trained_grid": ("trained_decay", "trained_grid", False),
+}
+
+
+def grid_values(table: EstimatorsTable, field: str, with_one: bool) -> list[float]:
+    """A table's grid, sorted, as the learners run it (with 1 for the multiples' grids)."""
+    grid = getattr(table, field)
+    return sorted({*grid, 1.0} if with_one else set(grid))
 
 
 class AlphaRange(BaseModel):
@@ -149,8 +200,6 @@ class Config:
                 self.evidence = self._dataclass_table("evidence", EvidenceConfig, raw["evidence"])
         self.estimators = None
         if "estimators" in raw:
-            from .estimators import EstimatorsTable
-
             self.estimators = self._model(EstimatorsTable, "estimators", raw["estimators"])
 
     def _dataclass_table(self, name: str, cls: type, table: Any) -> Any:

@@ -11,59 +11,32 @@ clean target (Gaussian) or the noisy labels (sign), as ``eps_bayes``.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gle import equivalent_glm, erm_error
 from learners import kernel_errors, logistic_errors, ridge_errors, trained_errors
 from teacher_student import Data, TeacherSpec
 
-KNOWN = ("ridge", "kernel", "logistic", "trained")
-
-
-class EstimatorsTable(BaseModel):
-    """``[estimators]``: which learners run (``ridge``, ``kernel``: Gaussian channel;
-    ``logistic``: sign channel; ``trained``: both) and their grids, ridge's as multiples of
-    ``lam_bo``, the kernel's as multiples of the noise ``Delta``, logistic's as values of
-    ``lam``, the trained network's weight decays; an empty table runs every learner that
-    applies, with these grids."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    names: list[str] = Field(default_factory=lambda: list(KNOWN))
-    ridge_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
-    kernel_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
-    logistic_grid: list[float] = Field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
-    trained_grid: list[float] = Field(default_factory=lambda: [0.1, 1.0, 10.0])
-
-    @field_validator("names")
-    @classmethod
-    def _names(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if name not in KNOWN:
-                raise ValueError(f"unknown estimator {name!r} (known: {', '.join(KNOWN)})")
-        return value
-
-    @field_validator("ridge_grid", "kernel_grid", "logistic_grid", "trained_grid")
-    @classmethod
-    def _grid(cls, value: list[float]) -> list[float]:
-        if not value or any(not (g > 0 and np.isfinite(g)) for g in value):
-            raise ValueError("needs numbers > 0")
-        return value
+from .config import EstimatorsTable, grid_values
 
 
 def _best(errors: np.ndarray, grid: np.ndarray, name: str) -> dict:
     best = int(np.argmin(errors))
-    return {f"eps_{name}": float(errors[best]), f"eps_{name}_lam": float(grid[best])}
+    return {
+        f"eps_{name}": float(errors[best]),
+        f"eps_{name}_lam": float(grid[best]),
+        f"eps_{name}_grid": [float(e) for e in errors],
+    }
 
 
 def estimator_values(
     spec: TeacherSpec, table: EstimatorsTable, train: Data, test: Data, seed: int = 0
 ) -> dict:
     """Every applicable learner's columns (``_channel_values``), and with ``trained``:
-    ``eps_trained`` (best decay of the grid; NaN if every run diverged), ``eps_trained_decay``
-    and ``eps_trained_grad`` (its final gradient RMS: below ``learners.TRAIN_GRAD_TOL`` if converged)."""
+    ``eps_trained`` (best decay of the grid; NaN if every run diverged), ``eps_trained_decay``,
+    ``eps_trained_grid`` (every decay's error) and ``eps_trained_grad`` (its final gradient RMS: below ``learners.TRAIN_GRAD_TOL`` if converged)."""
     values = _channel_values(spec, table, train, test)
     if "trained" in table.names:
-        grid = np.asarray(sorted(table.trained_grid))
+        grid = np.asarray(grid_values(table, "trained_grid", False))
         errors, grads = trained_errors(spec, train, test, grid, seed)
         finite = np.isfinite(errors)
         best = int(np.nanargmin(errors)) if finite.any() else 0
@@ -71,6 +44,7 @@ def estimator_values(
             "eps_trained": float(errors[best]) if finite.any() else float("nan"),
             "eps_trained_decay": float(grid[best]),
             "eps_trained_grad": float(grads[best]),
+            "eps_trained_grid": [float(e) for e in errors],
         }
     return values
 
@@ -85,12 +59,12 @@ def _channel_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, test
     values = {}
     if "ridge" in table.names:
         glm = equivalent_glm(spec)
-        grid = glm.lam_bo * np.asarray(sorted({*table.ridge_grid, 1.0}))
+        grid = glm.lam_bo * np.asarray(grid_values(table, "ridge_grid", True))
         errors = ridge_errors(train, test, grid, glm.offset_var / glm.rho)
         values |= _best(errors, grid, "ridge")
         values["eps_ridge_bo"] = float(errors[np.argmin(abs(grid - glm.lam_bo))])
     if "kernel" in table.names:
-        grid = spec.noise * np.asarray(sorted({*table.kernel_grid, 1.0}))
+        grid = spec.noise * np.asarray(grid_values(table, "kernel_grid", True))
         errors = kernel_errors(spec, train, test, grid)
         values |= _best(errors, grid, "kernel")
         values["eps_kernel_gp"] = float(errors[np.argmin(abs(grid - spec.noise))])
@@ -102,7 +76,7 @@ def _sign_values(spec: TeacherSpec, table: EstimatorsTable, train: Data, test: D
     (``gle.erm_error`` at that lam and the realised ``n / d``; NaN for a non-centred teacher)."""
     if "logistic" not in table.names:
         return {}
-    grid = np.asarray(sorted(table.logistic_grid))
+    grid = np.asarray(grid_values(table, "logistic_grid", False))
     values = _best(logistic_errors(train, test, grid), grid, "logistic")
     glm = equivalent_glm(spec)
     theory = float("nan")

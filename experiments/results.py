@@ -12,7 +12,7 @@ import numpy as np
 
 from teacher_student import Estimate
 
-from .config import Config
+from .config import GRIDS, Config, grid_values
 from .store import Point, ResultStore, atomic_write, paired_difference, point_values
 
 if TYPE_CHECKING:
@@ -40,18 +40,22 @@ LONG_NAMES = {
     "free_entropy_glm_se": "standard error of free_entropy_glm (0 where exact)",
     "free_entropy_theory": "replica prediction of the GLM's log evidence per sample",
     "evidence_s": "wall-clock time of the evidence estimate",
-    "eps_ridge": "test error of ridge regression (intercept of prior variance offset_var), best lambda of the grid (clean target)",
+    "eps_ridge": "test error of ridge regression, best lambda of the grid (clean target)",
     "eps_ridge_lam": "the lambda of eps_ridge",
-    "eps_ridge_bo": "test error of ridge regression at lam_bo (the GLM's Bayes estimator, intercept of prior variance offset_var) (clean target)",
+    "eps_ridge_bo": "test error of ridge regression at lam_bo, the GLM's Bayes estimator (clean target)",
+    "eps_ridge_grid": "test error of ridge regression at each lambda of the grid (clean target)",
     "eps_ridge_theory": "asymptotic ridge error at lam_bo (Gaussian channel; = eps_theory)",
     "eps_kernel": "test error of NNGP kernel ridge regression, best lambda of the grid (clean target)",
     "eps_kernel_lam": "the lambda of eps_kernel",
     "eps_kernel_gp": "test error of NNGP kernel ridge at lambda = Delta (clean target)",
+    "eps_kernel_grid": "test error of NNGP kernel ridge at each lambda of the grid (clean target)",
     "eps_logistic": "test classification error of L2 logistic regression, best lambda of the grid",
     "eps_logistic_lam": "the lambda of eps_logistic",
+    "eps_logistic_grid": "test classification error of L2 logistic regression at each lambda",
     "eps_logistic_theory": "asymptotic error of logistic regression at eps_logistic_lam (GLM)",
     "eps_trained": "test error of the student network trained by Adam, best weight decay of the grid",
     "eps_trained_decay": "the weight decay of eps_trained",
+    "eps_trained_grid": "test error of the trained student network at each weight decay",
     "eps_trained_grad": "RMS of the final gradient of the eps_trained run (converged if small)",
     "q_theory": "overlap q of the equivalent GLM",
     "rho_theory": "rho of the equivalent GLM (docs/theory.md 3, d -> infinity)",
@@ -114,6 +118,15 @@ UNITS = {
 PACKAGES = ("dgep", "numpy", "scipy", "jax", "numpyro", "arviz", "xarray")
 
 
+#: the coordinates of the learners' grids (``config.GRIDS``)
+GRID_UNITS = {
+    "ridge_lam_factor": {"long_name": "ridge's lambda", "units": "lam_bo"},
+    "kernel_lam_factor": {"long_name": "NNGP kernel ridge's lambda", "units": "Delta"},
+    "logistic_lam": {"long_name": "logistic regression's lambda"},
+    "trained_decay": {"long_name": "weight decay of the trained student network"},
+}
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for name in PACKAGES:
@@ -141,6 +154,7 @@ def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
     shape = tuple(len(coords[k]) for k in dims)
     index = {k: {v: i for i, v in enumerate(coords[k])} for k in dims}
     values: dict[str, np.ndarray] = {}
+    grids: dict[str, np.ndarray] = {}  # the learners' errors along their grids (GRIDS)
     errors = np.full(shape, "", dtype=object)
     for record in records:
         p = Point(**record["point"])
@@ -151,9 +165,14 @@ def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
             errors[at] = record["error"]
             continue
         for name, value in point_values(config, record).items():
-            values.setdefault(name, np.full(shape, np.nan))[at] = value
+            if name in GRIDS:
+                grid = grids.setdefault(name, np.full((*shape, len(value)), np.nan))
+                grid[at] = value if len(value) == grid.shape[-1] else np.nan
+            else:
+                values.setdefault(name, np.full(shape, np.nan))[at] = value
     for name in LONG_NAMES:  # the documented variables exist even when every point failed
-        values.setdefault(name, np.full(shape, np.nan))
+        if name not in GRIDS:
+            values.setdefault(name, np.full(shape, np.nan))
     data_vars = {
         name: (
             dims,
@@ -165,6 +184,15 @@ def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
         )
         for name, array in sorted(values.items())
     }
+    grid_coords = {}
+    for name, array in sorted(grids.items()):
+        dim, field, with_one = GRIDS[name]
+        data_vars[name] = (
+            (*dims, dim),
+            array,
+            {"long_name": LONG_NAMES[name], **({"units": UNITS[name]} if name in UNITS else {})},
+        )
+        grid_coords[dim] = (dim, grid_values(config.estimators, field, with_one), GRID_UNITS[dim])
     data_vars["error"] = (
         dims,
         errors.astype(str),
@@ -178,6 +206,7 @@ def build_dataset(config: Config, store: ResultStore) -> xr.Dataset:
             "d": ("d", coords["d"], {"long_name": "input dimension"}),
             "alpha": ("alpha", coords["alpha"], {"long_name": "sample ratio n / d"}),
             "seed": ("seed", coords["seed"], {"long_name": "seed of teacher and data"}),
+            **grid_coords,
         },
         attrs={
             "config": config.to_json(),

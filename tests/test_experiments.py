@@ -935,6 +935,12 @@ def test_ridge_next_to_the_posterior_with_an_estimators_table(tmp_path):
     assert np.isfinite(ds["eps_trained"]).all() and (ds["eps_trained_grad"] < 1e-4).all()
     assert (ds["eps_kernel"] <= ds["eps_kernel_gp"] + 1e-12).all()
     assert set(np.unique(ds["eps_kernel_lam"])) <= {0.2 * g for g in (0.1, 0.3, 1.0, 3.0, 10.0)}
+    # every grid value's error is kept along the grid's own dim; the best is its minimum
+    for name, dim in (("ridge", "ridge_lam_factor"), ("kernel", "kernel_lam_factor")):
+        assert ds[f"eps_{name}_grid"].dims[-1] == dim and 1.0 in ds[dim].values
+        np.testing.assert_allclose(ds[f"eps_{name}_grid"].min(dim), ds[f"eps_{name}"])
+    np.testing.assert_allclose(ds["eps_trained_grid"].min("trained_decay"), ds["eps_trained"])
+    assert list(ds["trained_decay"].values) == [0.1, 1.0, 10.0]
     summary = dgep_here("summary", str(tmp_path / "o"))
     assert (
         "d = 8: learners" in summary.stdout and "NNGP kernel ridge, lam = Delta" in summary.stdout
