@@ -230,10 +230,13 @@ def cmd_plot(args: argparse.Namespace) -> None:
         plot_estimators,
         plot_free_entropy,
         plot_nishimori,
+        plot_sizes,
     )
-    from .results import has_learners, open_results
+    from .results import combine_sizes, has_learners, open_results
 
     ds = open_results(args.results)
+    if args.other_sizes:
+        ds = combine_sizes([ds, *(open_results(p) for p in args.other_sizes)])
     source = (
         Path(args.results) / "results.nc" if Path(args.results).is_dir() else Path(args.results)
     )
@@ -244,6 +247,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
         print(f"wrote {plot_free_entropy(ds, out.with_name(out.stem + '_free_entropy.png'))}")
     if has_learners(ds):
         print(f"wrote {plot_estimators(ds, out.with_name(out.stem + '_estimators.png'))}")
+    if ds.sizes["d"] > 1:
+        print(f"wrote {plot_sizes(ds, out.with_name(out.stem + '_sizes.png'))}")
 
 
 def _version() -> str:
@@ -340,11 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="figures of a results file")
     p.add_argument("results", help="a results.nc, or a sweep directory holding one")
     p.add_argument(
+        "other_sizes",
+        nargs="*",
+        help="more results of the same settings and alphas at other d: combined along d",
+    )
+    p.add_argument(
         "--out",
         help="PNG path of the comparison figure (default: RESULTS with .png); the Nishimori "
         "figure goes next to it as NAME_nishimori.png, with free-entropy columns "
-        "([evidence]) NAME_free_entropy.png and with learners ([estimators]) "
-        "NAME_estimators.png",
+        "([evidence]) NAME_free_entropy.png, with learners ([estimators]) "
+        "NAME_estimators.png and with several d NAME_sizes.png (eps_bayes and the paired "
+        "difference against 1/d)",
     )
     p.set_defaults(func=cmd_plot)
     return parser

@@ -255,3 +255,36 @@ def plot_estimators(ds: xr.Dataset, out: str | Path) -> Path:
         ax.set_ylabel("test error (mean +- SE over seeds)")
         ax.legend(fontsize=6)
     return _save(plt, fig, out)
+
+
+def plot_sizes(ds: xr.Dataset, out: str | Path) -> Path:
+    """Per setting, against ``1 / d``: top, the measured ``eps_bayes`` per alpha (mean +- SE over
+    seeds) with its weighted fit ``a + b / d`` and the GLM's Bayes error at ``1 / d = 0``;
+    bottom, the paired difference to each teacher's theory with its fit (docs/theory.md 7)."""
+    from gle import bayes_optimal
+
+    from .results import fit_coefficients
+
+    summary = summarize(ds)
+    specs = json.loads(ds.attrs["specs"])
+    inv_d = 1 / summary["d"].values
+    line = np.linspace(0, inv_d.max() * 1.05, 50)
+    plt, fig, cells = _panels(summary.sizes["setting"], 2, (5.0, 3.4))
+    for s, (top, bottom) in enumerate(cells):
+        sub = summary.isel(setting=s)
+        theory = bayes_optimal(TeacherSpec.from_dict(specs[s]), sub["alpha"].values).eps_bo
+        for k, a in enumerate(sub["alpha"].values):
+            for ax, name in ((top, "eps_bayes"), (bottom, "paired_diff")):
+                mean, se = sub[name].sel(alpha=a).values, sub[f"{name}_se"].sel(alpha=a).values
+                _errorbars(ax, inv_d, mean, se, color=f"C{k}", label=f"alpha = {a:g}")
+                coef = fit_coefficients(inv_d, mean, se)
+                if coef is not None:
+                    ax.plot(line, coef[0] + coef[1] * line, color=f"C{k}", lw=0.8)
+            top.plot([0], [theory[k]], "*", color=f"C{k}", ms=9)
+        bottom.axhline(0, color="k", lw=0.8)
+        top.set_title(f"{sub['setting_label'].item()} (stars: GLM theory)", fontsize=10)
+        top.set_ylabel("eps_bayes")
+        bottom.set_ylabel("eps_bayes - eps_theory_teacher")
+        bottom.set_xlabel("1 / d")
+        top.legend(fontsize=6, ncol=2)
+    return _save(plt, fig, out)

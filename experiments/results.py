@@ -257,15 +257,29 @@ def open_results(path: str | Path) -> xr.Dataset:
     return ds.expand_dims("setting").assign_coords(setting_label=("setting", label))
 
 
+def select_settings(ds: xr.Dataset, settings: list[int]) -> xr.Dataset:
+    """The results of some settings only (renumbered from 0, their specs kept with them), e.g.
+    to combine one setting of a sweep with a sweep of that setting alone (``combine_sizes``)."""
+    specs = json.loads(ds.attrs["specs"])
+    picked = ds.isel(setting=settings).assign_coords(setting=range(len(settings)))
+    return picked.assign_attrs(specs=json.dumps([specs[s] for s in settings]))
+
+
 def combine_sizes(datasets: list[xr.Dataset]) -> xr.Dataset:
-    """Results of the same settings and alphas sampled at different ``d`` (e.g. a sweep and its
+    """Results of the same alphas sampled at different ``d`` (e.g. a sweep and its
     ``--set data.d=[60]`` variant) as one dataset over the union of their ``d`` (seeds
-    aligned, missing ones NaN), so the extrapolation ``d -> infinity`` uses every size."""
+    aligned, missing ones NaN), so the extrapolation ``d -> infinity`` uses every size; the
+    settings are those all of them have (by label, in the first one's order)."""
     import xarray as xr
 
-    labels = [tuple(np.atleast_1d(ds["setting_label"].values)) for ds in datasets]
-    if len(set(labels)) != 1:
-        raise ValueError(f"results of different settings cannot be combined: {labels}")
+    labels = [list(np.atleast_1d(ds["setting_label"].values)) for ds in datasets]
+    shared = [label for label in labels[0] if all(label in other for other in labels)]
+    if not shared:
+        raise ValueError(f"results with no setting in common cannot be combined: {labels}")
+    datasets = [
+        select_settings(ds, [own.index(label) for label in shared])
+        for ds, own in zip(datasets, labels, strict=True)
+    ]
     alphas = [tuple(ds["alpha"].values) for ds in datasets]
     if len(set(alphas)) != 1:
         raise ValueError(f"results on different alpha grids cannot be combined: {alphas}")
@@ -295,6 +309,11 @@ def extrapolate(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray, order: int 
     if coef is None:
         return Estimate(float("nan"), float("nan"))
     return Estimate(float(coef[0]), float(np.sqrt(cov[0, 0])))
+
+
+def fit_coefficients(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray, order: int = 1):
+    """The coefficients ``c0, c1 (, c2)`` of ``extrapolate``'s fit; None with too few sizes."""
+    return _weighted_fit(inv_d, mean, se, order)[0]
 
 
 def _weighted_fit(inv_d, mean, se, order):

@@ -993,6 +993,25 @@ def test_results_at_other_sizes_combine_along_d(reference_run, tmp_path):
         combine_sizes([ds.isel(d=[0]), ds.isel(d=[1], alpha=[0])])
     summary = dgep("summary", str(reference_run[0] / "out"), str(reference_run[0] / "out"))
     assert summary.returncode == 2 and "distinct d" in summary.stderr
+    # the settings all results share are combined (by label), e.g. one setting of a sweep
+    other = ds.assign_coords(setting=[1], setting_label=("setting", ["other"]))
+    two = xr.concat([other, ds], "setting").assign_attrs(specs=json.dumps(2 * [specs_of(ds)]))
+    mixed = combine_sizes([two.isel(d=[0]), ds.isel(d=[1])])
+    assert list(mixed["setting_label"].values) == list(ds["setting_label"].values)
+    assert np.allclose(mixed["eps_bayes"].values, ds["eps_bayes"].values, equal_nan=True)
+    with pytest.raises(ValueError, match="no setting in common"):
+        combine_sizes([other.isel(d=[0]), ds.isel(d=[1])])
+    # and drawn against 1/d
+    for i in (0, 1):
+        ds.isel(d=[i]).to_netcdf(tmp_path / f"d{i}.nc", engine="h5netcdf")
+    plotted = dgep_here(
+        "plot", str(tmp_path / "d0.nc"), str(tmp_path / "d1.nc"), "--out", str(tmp_path / "p.png")
+    )
+    assert plotted.returncode == 0 and (tmp_path / "p_sizes.png").stat().st_size > 10_000
+
+
+def specs_of(ds):
+    return json.loads(ds.attrs["specs"])[0]
 
 
 def test_the_quadratic_extrapolation_recovers_a_known_curve():
