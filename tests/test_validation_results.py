@@ -416,3 +416,42 @@ def test_five_sizes_extrapolate_to_the_glm_where_d90_is_finished():
     for name in ("paired_diff_inf", "nishimori_eps_gap_pooled", "nishimori_overlap_gap_pooled"):
         z = (summary[name] / summary[f"{name}_se"]).values
         assert np.all(np.abs(z) < 3), (name, z)
+
+
+def test_one_setting_from_d20_to_d150():
+    """tanh, L = 1 (Gaussian, Delta = 0.1) over d = 20-150, a factor 7.5 in 1/d: the validation's
+    sizes and ``data/validation/large_d`` (``large_d.toml``, one folder per d, complete sizes
+    only) combined on the setting they share. The extrapolated eps_bayes within 3 SE of the GLM,
+    the paired difference within 3 SE of 0 at every alpha, the pooled Nishimori gaps within 3 SE;
+    the fit ``a + b / d`` leaves residuals as noise gives (chi^2 below its 99.9 % quantile)."""
+    from scipy import stats
+
+    from experiments.results import combine_sizes, fit_chi2
+
+    large = [open_results(p) for p in sorted((DATA / "large_d").glob("d*/results.nc"))]
+    large = [ds for ds in large if bool((ds["eps_bayes"].count("seed") >= 16).all())]
+    if not large:
+        pytest.skip("no complete size committed in data/validation/large_d yet")
+    base = [open_results(DATA / name / "results.nc") for name in ("gaussian", "d60", "d90")]
+    ds = combine_sizes(base + large)
+    summary = summarize(ds)
+    assert summary["d"].values.max() >= 150 and summary["d"].values.min() == 20
+    theory = bayes_optimal(TeacherSpec.from_dict(json.loads(ds.attrs["specs"])[0]), ds["alpha"])
+    sub = summary.isel(setting=0)
+    z = (sub["eps_bayes_inf"].values - theory.eps_bo) / sub["eps_bayes_inf_se"].values
+    assert np.all(np.abs(z) < 3), z
+    for name in ("paired_diff_inf", "nishimori_eps_gap_pooled", "nishimori_overlap_gap_pooled"):
+        z = (sub[name] / sub[f"{name}_se"]).values
+        assert np.all(np.abs(z) < 3), (name, z)
+    inv_d = 1 / sub["d"].values
+    chi2 = sum(
+        fit_chi2(
+            inv_d,
+            sub["paired_diff"].sel(alpha=a).values,
+            sub["paired_diff_se"].sel(alpha=a).values,
+            1,
+        )
+        for a in sub["alpha"].values
+    )
+    dof = sub.sizes["alpha"] * (sub.sizes["d"] - 2)
+    assert chi2 < stats.chi2.ppf(0.999, dof), (chi2, dof)
