@@ -8,6 +8,7 @@ bias far below the SE here). As d -> infinity ridge at ``lam_bo`` and kernel rid
 regression's error is its asymptotic one (docs/theory.md 10). Tolerances: 3 standard errors of
 the paired differences over the 16 teachers of each point."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +75,27 @@ def test_ridge_and_kernel_reach_the_bayes_error_as_d_grows():
                 cell = dict(setting=s, alpha=a)
                 fit = extrapolate(inv_d, mean.sel(cell).values, se.sel(cell).values)
                 assert not abs(fit.value) > 3 * fit.se, (name, cell, fit)
+
+
+def test_past_the_proportional_regime_only_the_network_leaves_the_glm_plateau():
+    """``data/estimators/beyond_proportional`` (tanh(2x), d = 16, n up to 4 d^2): at the two
+    largest alphas the trained network is below the GLM's plateau ``delta_eff`` (where the
+    equivalence stops, docs/theory.md 6) by more than 3 SE, ridge at ``lam_bo`` is still its
+    per-teacher theory (within 3 SE), and the network is more than 3 SE below ridge; no learner
+    beats the posterior."""
+    from gle import equivalent_glm
+    from teacher_student import TeacherSpec
+
+    path = DATA / "beyond_proportional" / "results.nc"
+    if not path.exists():
+        pytest.skip("data/estimators/beyond_proportional not committed")
+    ds = open_results(path).isel(setting=0, d=0)
+    spec = TeacherSpec.from_dict(json.loads(ds.attrs["specs"])[0])
+    plateau = equivalent_glm(spec).delta_eff
+    top = ds.isel(alpha=[-2, -1])
+    mean, se = mean_se(top["eps_trained"])
+    assert bool((mean < plateau - 3 * se).all()), (mean.values, se.values, plateau)
+    assert bool((paired_z(top, "eps_ridge_bo", "eps_trained") > 3).all())
+    assert bool((np.abs(paired_z(ds, "eps_ridge_bo", "eps_theory_teacher")) < 3).all())
+    for name in ("eps_ridge_bo", "eps_kernel_gp", "eps_trained"):
+        assert bool((paired_z(ds, name) > -3).all()), name
