@@ -102,20 +102,10 @@ def _report(results: Path, plot_dir: Path) -> None:
         plot_free_entropy,
         plot_nishimori,
     )
-    from .results import (
-        format_diagnostics,
-        format_learners,
-        format_summary,
-        has_learners,
-        open_results,
-        summarize,
-    )
+    from .results import has_learners, open_results
 
     ds = open_results(results)
-    print(format_summary(summarize(ds)))
-    if has_learners(ds):
-        print(format_learners(ds))
-    print(format_diagnostics(ds))
+    _print_summary(ds)
     print(f"wrote {results}")
     print(f"wrote {plot_comparison(ds, plot_dir / 'results.png')}")
     print(f"wrote {plot_nishimori(ds, plot_dir / 'nishimori.png')}")
@@ -196,24 +186,34 @@ def cmd_rebuild(args: argparse.Namespace) -> None:
         store.unlock()
 
 
-def cmd_summary(args: argparse.Namespace) -> None:
+def _print_summary(ds, markdown: bool = False) -> None:
+    """The comparison table, the learners' table when ``[estimators]`` ran, the sampler checks."""
     from .results import (
-        combine_sizes,
         format_diagnostics,
         format_learners,
         format_summary,
         has_learners,
-        open_results,
         summarize,
     )
+
+    print(format_summary(summarize(ds), markdown=markdown))
+    if has_learners(ds):
+        print(format_learners(ds, markdown=markdown))
+    print(format_diagnostics(ds))
+
+
+def _open_sizes(args: argparse.Namespace):
+    """``args.results`` and ``args.other_sizes`` combined along d (``results.combine_sizes``)."""
+    from .results import combine_sizes, open_results
 
     ds = open_results(args.results)
     if args.other_sizes:
         ds = combine_sizes([ds, *(open_results(p) for p in args.other_sizes)])
-    print(format_summary(summarize(ds), markdown=args.markdown))
-    if has_learners(ds):
-        print(format_learners(ds, markdown=args.markdown))
-    print(format_diagnostics(ds))
+    return ds
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    _print_summary(_open_sizes(args), markdown=args.markdown)
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -232,11 +232,9 @@ def cmd_plot(args: argparse.Namespace) -> None:
         plot_nishimori,
         plot_sizes,
     )
-    from .results import combine_sizes, has_learners, open_results
+    from .results import has_learners
 
-    ds = open_results(args.results)
-    if args.other_sizes:
-        ds = combine_sizes([ds, *(open_results(p) for p in args.other_sizes)])
+    ds = _open_sizes(args)
     source = (
         Path(args.results) / "results.nc" if Path(args.results).is_dir() else Path(args.results)
     )

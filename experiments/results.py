@@ -478,10 +478,9 @@ def has_learners(ds: xr.Dataset) -> bool:
 
 
 def format_learners(ds: xr.Dataset, *, markdown: bool = False) -> str:
-    """Per setting and d, one table: alpha, the GLM's Bayes error ``eps_theory``, the posterior's
+    """Of ``open_results``'s dataset (with its ``setting`` dim): per setting and d, one table: alpha, the GLM's Bayes error ``eps_theory``, the posterior's
     ``eps_bayes`` and every learner that ran (mean ± SE over seeds), on the same points' data."""
     lines = []
-    ds = ds if "setting" in ds.dims else ds.expand_dims("setting")
     for s in ds["setting"].values:
         sub = ds.sel(setting=s)
         names = [n for n in LEARNERS if n in sub and int(sub[n].count())]
