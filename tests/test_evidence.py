@@ -51,6 +51,33 @@ def test_tiny_deep_network_against_importance_sampling_from_the_prior(channel):
     assert abs(est.value - brute) < tolerance(est) + 4 * brute_se, (est, brute, brute_se)
 
 
+@pytest.mark.parametrize("offset_var", [0.0, 1.0])
+def test_probit_glm_evidence_is_the_gaussian_orthant_probability(offset_var):
+    """The sign channel's GLM (tanh's rho and delta_eff), centred and with an output offset
+    ``c ~ N(0, offset_var)``, as the depth-0 student ``probit_glm`` builds: ``p(Y | X) =
+    P(y_mu u_mu > 0 for all mu)`` for ``u ~ N(0, rho X X^T / d + s2 I + offset_var 1 1^T)``, an
+    orthant probability (Genz's algorithm, to 1e-9 absolute). With offset_var = 1 this dataset's
+    evidence without the intercept is 0.55 nats per sample lower, over 20 tolerances."""
+    from scipy.stats import multivariate_normal
+
+    from experiments.sweep import probit_glm
+    from teacher_student import Data
+
+    tanh = gle.equivalent_glm(TeacherSpec(activations=("tanh",), channel="sign", noise=0.1))
+    glm = tanh._replace(offset_var=offset_var)
+    rng, n, d = np.random.default_rng(0), 12, 4
+    x = rng.standard_normal((n, d))
+    c = np.sqrt(offset_var) * rng.standard_normal()
+    f = c + np.sqrt(glm.rho / d) * x @ rng.standard_normal(d)
+    f += np.sqrt(glm.delta_eff) * rng.standard_normal(n)
+    y = np.sign(f + np.sqrt(glm.noise) * rng.standard_normal(n))
+    cov = glm.rho * x @ x.T / d + glm.s2 * np.eye(n) + offset_var
+    orthant = multivariate_normal(np.zeros(n), y[:, None] * cov * y[None, :], abseps=1e-9)
+    exact = np.log(orthant.cdf(np.zeros(n))) / n
+    est = log_evidence(*probit_glm(glm, Data(x, f, y)), CONFIG, seed=3)
+    assert abs(est.value - exact) < tolerance(est), (est, exact)
+
+
 def test_the_reported_standard_error_is_honest():
     """32 independent replicas on one dataset, read as 8 estimates of 4 replicas each: the
     spread of the 8 values matches their reported SE within a factor 2 (the SD of 8 values has
