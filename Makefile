@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/theory.py
 	$(BIN)/python benchmarks/sampler.py
+	$(BIN)/python benchmarks/ceiling.py
 	$(BIN)/python benchmarks/compile.py
 	$(BIN)/python benchmarks/warmup.py
 	$(BIN)/python benchmarks/memory.py
