@@ -289,6 +289,23 @@ def test_every_validation_setting_thermalises_from_a_prior_start(run, points, lo
         assert abs(pooled_start_gap_z(long, name, setting=0, alpha=cell["alpha"])) < 2
 
 
+def test_informed_and_prior_starts_agree_at_d90():
+    """data/validation/mixed_d90: tanh L = 1 at d = 90, validation_mixed's protocol (8 teachers,
+    one chain at the teacher and one from the prior, 500 warmup). Point by point the start gaps
+    are noise (rms z 0.86 of 96, largest 2.65); pooled over the teachers every (alpha, gap) is
+    within 1.7 SE of 0. Checked: each point within 4 SE, the rms within 3 of its SE, every pooled
+    gap within 3 SE."""
+    ds = open_results(DATA / "mixed_d90" / "results.nc")
+    assert int(ds["start_gap_z_max"].count()) == 48
+    assert float(ds["start_gap_z_max"].max()) < 4
+    gaps = ("start_gap_gibbs", "start_gap_overlap")
+    z = np.concatenate([(ds[g] / ds[f"{g}_se"]).values.ravel() for g in gaps])
+    assert abs(np.sqrt(np.mean(z**2)) - 1) < 3 * np.sqrt(1 / (2 * z.size))
+    for name in gaps:
+        for alpha in ds["alpha"].values:
+            assert abs(pooled_start_gap_z(ds, name, setting=0, alpha=alpha)) < 3, (name, alpha)
+
+
 def test_sign_activation_is_recorded_as_not_mixing():
     ds = open_results(DATA / "sign_activation" / "results.nc")
     assert float(ds["rhat_max"].min()) > 1.1
