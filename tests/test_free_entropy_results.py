@@ -82,3 +82,22 @@ def test_the_extrapolated_paired_difference_vanishes():
     summary = summarize(combine_sizes(complete))
     inf, se = summary["free_entropy_gap_inf"], summary["free_entropy_gap_inf_se"]
     assert bool((np.abs(inf) < 3 * se).all()), (inf / se).values
+
+
+def test_past_the_proportional_regime_the_deep_free_entropy_leaves_the_glms():
+    """data/free_entropy/beyond_proportional: the tanh(2x) teacher of beyond_proportional.toml at
+    d = 16, alpha = 1, 8, 64 (n = d to 4 d^2). At alpha = 1 ``f_deep - f_glm`` is within 3 SE of
+    0; at alpha = 8 it is above 0 by more than 3 SE (the errors leave the GLM plateau there too);
+    at alpha = 64 each finished teacher's difference is above its own at alpha = 8 (the same
+    teacher: paired)."""
+    path = DATA / "beyond_proportional" / "results.nc"
+    if not path.exists():
+        pytest.skip("data/free_entropy/beyond_proportional not committed")
+    ds = open_results(path)
+    gap = (ds["free_entropy"] - ds["free_entropy_glm"]).isel(setting=0, d=0)
+    mean, se = mean_se(gap)
+    assert abs(float(mean.sel(alpha=1.0))) < 3 * float(se.sel(alpha=1.0))
+    assert float(mean.sel(alpha=8.0)) > 3 * float(se.sel(alpha=8.0))
+    late = gap.sel(alpha=64.0).dropna("seed")
+    assert late.sizes["seed"] >= 1
+    assert bool((late > gap.sel(alpha=8.0, seed=late["seed"])).all()), late.values
