@@ -51,7 +51,11 @@ def test_the_deep_student_is_not_below_the_glm(run):
     assert bool((gap > -3 * se).where(done, True).all()), (gap - -3 * se).where(done).values
     pooled = (run["free_entropy"] - run["free_entropy_glm"]).where(done)
     mean, err = mean_se(pooled.stack(sample=("alpha", "seed")), "sample")
-    assert bool((mean > -3 * err).all()), (mean.values, err.values)
+    started = np.isfinite(mean)  # a setting with no finished cell yet (a sweep in progress)
+    assert bool(started.any()) and bool((mean > -3 * err).where(started, True).all()), (
+        mean.values,
+        err.values,
+    )
 
 
 def test_the_glm_on_deep_data_is_near_its_replica_limit(run):
