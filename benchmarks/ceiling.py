@@ -1,19 +1,19 @@
 """dgep's gradient throughput against the ceiling for the same model: a bare pmapped leapfrog loop
-of the same potential, in the same process.
-
-L = 2 tanh, widths 1, alpha = 2, Delta = 0.1, 2 chains on 2 host devices, 4000 test points (the
-sweep default), float32. ``bare``: ``jax.pmap`` of a ``fori_loop`` of leapfrog steps of
-``StudentNetwork.potential`` (its gradient and a position update, nothing else): the most
-gradients per second this model can get here. Each dgep contender (NUTS and HMC of integration
-time pi/2, ``thinning`` 1 and 2: the test-set observables are computed once per ``thinning``
-kernel transitions) runs the informed start with a 100-step step-size warmup and 400 kernel
-transitions per chain (``num_samples = 400``, so ``400 / thinning`` kept draws) on ``SEEDS``
-sampler seeds of one teacher and dataset, after one untimed run that compiles. Reported per
-contender: gradient evaluations per second (leapfrog steps of every transition, warmup included,
-over the wall time of ``sample_posterior``) and its ratio to ``bare``, leapfrog steps per
-transition, ESS per second and per 1000 gradients of the output (median over the 16 probe points) and of the
-Gibbs error, and ``eps_bayes`` over the seeds: the mean, the spread (SD) from the sampler's
-randomness alone (same data), and the reported SE (over test points) for scale.
+of the same potential, in the same process. L = 2 tanh, widths 1, alpha = 2, Delta = 0.1, 2 chains
+on 2 host devices, 4000 test points (the sweep default; ``problem`` of benchmarks/sampler.py, its
+seed 0), float32. ``bare``: ``jax.pmap`` of a ``fori_loop`` of leapfrog steps of
+``StudentNetwork.potential`` (its value and gradient once per step and the updates of position and
+momentum, nothing else): the most gradients per second this model can get here. Each dgep contender
+(NUTS and HMC of integration time pi/2, ``thinning`` 1 and 2: the test-set observables are computed
+once per ``thinning`` kernel transitions) runs the informed start with a 100-step step-size warmup
+and 400 kernel transitions per chain (``num_samples = 400``, so ``400 / thinning`` kept draws) on
+``SEEDS`` sampler seeds of one teacher and dataset, after one untimed run that compiles. Reported
+per contender: gradient evaluations per second (leapfrog steps of every transition, warmup
+included, over the wall time of ``sample_posterior``) and its ratio to ``bare``, leapfrog steps per
+transition, ESS per second and per 1000 gradients of the output (median over the 16 probe points)
+and per 1000 gradients of the Gibbs error, and ``eps_bayes`` over the seeds: the mean, the spread
+(SD) from the sampler's randomness alone (same data), and the reported SE (over test points) for
+scale.
 Run: python benchmarks/ceiling.py [d ...]   (default 90 180)
 """
 
@@ -21,16 +21,10 @@ import sys
 import time
 
 import numpy as np
+from sampler import output_ess, problem  # the same posterior as benchmarks/sampler.py
 
 SEEDS = 3
-CHAINS, WARMUP, TRANSITIONS, N_TEST, BARE_STEPS = 2, 100, 400, 4000, 20
-
-
-def problem(d: int):
-    from teacher_student import TeacherSpec, sample_teacher
-
-    teacher = sample_teacher(TeacherSpec(activations=("tanh", "tanh"), noise=0.1), d, 0)
-    return teacher, teacher.sample(2 * d, 100), teacher.sample(N_TEST, 200)
+CHAINS, WARMUP, TRANSITIONS, BARE_STEPS = 2, 100, 400, 20
 
 
 def bare(teacher, train, seconds: float = 10.0) -> float:
@@ -82,8 +76,7 @@ def contender(teacher, train, test, options: dict) -> dict:
         wall = time.perf_counter() - start
         steps = run.draws["num_steps"].mean()
         grads = steps * (WARMUP + TRANSITIONS) * CHAINS
-        probe = run.draws["probe"]
-        ess_out = np.median([az.ess(np.asarray(probe[..., j], float)) for j in range(16)])
+        ess_out = output_ess(run.draws["probe"])
         eps = bayes.measure(run, test, "gaussian").eps_bayes
         rows.append(
             {
@@ -107,7 +100,7 @@ CONTENDERS = {
     f"{kernel} thin {t}": (
         {"kernel": "hmc", "trajectory_length": float(np.pi / 2)} if kernel == "hmc" else {}
     )
-    | {"thinning": t, "init": "teacher"}
+    | {"thinning": t}
     for kernel in ("nuts", "hmc")
     for t in (1, 2)
 }
@@ -123,7 +116,7 @@ def main(sizes: list[int]) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for d in sizes:
-        teacher, train, test = problem(d)
+        teacher, train, test = problem(d, 0)
         ceiling = bare(teacher, train)
         print(f"| {d} | bare leapfrog loop | {ceiling:,.0f} | 100 % | | | | | | |", flush=True)
         for name, options in CONTENDERS.items():

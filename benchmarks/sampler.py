@@ -82,6 +82,13 @@ def problem(d: int, seed: int):
     return teacher, teacher.sample(2 * d, seed + 100), teacher.sample(4000, seed + 200)
 
 
+def output_ess(probe) -> float:
+    """Median bulk ESS of the output over the probe points (``probe``: chains x draws x 16)."""
+    import arviz as az
+
+    return float(np.median([az.ess(np.asarray(probe[..., j], float)) for j in range(16)]))
+
+
 def baseline(teacher, train, test, seed: int):
     import jax
     import jax.numpy as jnp
@@ -146,7 +153,7 @@ def child(name: str, d: int, seeds: list[int]) -> None:
         else:
             steps, gibbs, probe, eps = dgep(teacher, train, test, seed, CONTENDERS[name])
         wall = time.perf_counter() - start
-        ess_out = np.median([az.ess(np.asarray(probe[..., j], float)) for j in range(16)])
+        ess_out = output_ess(probe)
         row = {
             "wall": wall,
             "grads": float(steps.sum()) * (CONTENDERS[name]["num_warmup"] + SAMPLES) / SAMPLES,

@@ -259,6 +259,18 @@ def test_uninformed_chains_go_below_the_plateau_too():
     assert gibbs_gap_z("mixed") > 3 and abs(gibbs_gap_z("mixed_warmup2000")) < 2
 
 
+START_GAPS = ("start_gap_gibbs", "start_gap_overlap")
+
+
+def assert_start_gaps_are_noise(ds, points):
+    """Every one of ``points`` mixed-start points has its start gaps within 4 SE, and their
+    z-scores have an rms within 3 of its SE (``sqrt(1 / 2N)`` for N normals) of 1."""
+    assert int(ds["start_gap_z_max"].count()) == points
+    assert float(ds["start_gap_z_max"].max()) < 4
+    z = np.concatenate([(ds[g] / ds[f"{g}_se"]).values.ravel() for g in START_GAPS])
+    assert abs(np.sqrt(np.mean(z**2)) - 1) < 3 * np.sqrt(1 / (2 * z.size))
+
+
 @pytest.mark.parametrize(
     ("run", "points", "long_run", "cell"),
     [
@@ -277,15 +289,10 @@ def test_every_validation_setting_thermalises_from_a_prior_start(run, points, lo
     (+0.0032 +- 0.0007, 4.7 SE). With 2000 warmup and 1000 draws (``*_long``, same teachers) the
     gaps vanish (at most 1.0 SE): a relaxation over a few hundred draws, no chain stuck."""
     ds = open_results(DATA / run / "results.nc")
-    assert int(ds["start_gap_z_max"].count()) == points
-    assert float(ds["start_gap_z_max"].max()) < 4
-    z = np.concatenate(
-        [(ds[g] / ds[f"{g}_se"]).values.ravel() for g in ("start_gap_gibbs", "start_gap_overlap")]
-    )
-    assert abs(np.sqrt(np.mean(z**2)) - 1) < 3 * np.sqrt(1 / (2 * z.size))
+    assert_start_gaps_are_noise(ds, points)
     assert pooled_start_gap_z(ds, "start_gap_overlap", **cell) > 3
     long = open_results(DATA / long_run / "results.nc")
-    for name in ("start_gap_gibbs", "start_gap_overlap"):
+    for name in START_GAPS:
         assert abs(pooled_start_gap_z(long, name, setting=0, alpha=cell["alpha"])) < 2
 
 
@@ -296,12 +303,8 @@ def test_informed_and_prior_starts_agree_at_d90():
     within 1.7 SE of 0. Checked: each point within 4 SE, the rms within 3 of its SE, every pooled
     gap within 3 SE."""
     ds = open_results(DATA / "mixed_d90" / "results.nc")
-    assert int(ds["start_gap_z_max"].count()) == 48
-    assert float(ds["start_gap_z_max"].max()) < 4
-    gaps = ("start_gap_gibbs", "start_gap_overlap")
-    z = np.concatenate([(ds[g] / ds[f"{g}_se"]).values.ravel() for g in gaps])
-    assert abs(np.sqrt(np.mean(z**2)) - 1) < 3 * np.sqrt(1 / (2 * z.size))
-    for name in gaps:
+    assert_start_gaps_are_noise(ds, 48)
+    for name in START_GAPS:
         for alpha in ds["alpha"].values:
             assert abs(pooled_start_gap_z(ds, name, setting=0, alpha=alpha)) < 3, (name, alpha)
 
