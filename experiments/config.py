@@ -125,11 +125,15 @@ class DataTable(BaseModel):
 class RunTable(BaseModel):
     """``seeds``: run at every point. ``target_rel_se``: then add seeds (continuing after the
     largest, at most ``max_seeds`` per point) wherever the standard error of the paired difference
-    ``eps_bayes - eps_theory_teacher`` exceeds this fraction of the mean ``eps_bayes``."""
+    ``eps_bayes - eps_theory_teacher`` exceeds this fraction of the mean ``eps_bayes``.
+    ``target_free_entropy_se``: the same where the standard error over seeds of
+    ``free_entropy - free_entropy_glm`` exceeds this many nats per sample (needs ``[evidence]``).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
     seeds: list[int] = Field(default_factory=lambda: [0])
     target_rel_se: float | None = Field(default=None, gt=0, lt=1)
+    target_free_entropy_se: float | None = Field(default=None, gt=0)
     max_seeds: int = Field(default=64, ge=2)
     executor: Literal["local", "dask"] = "local"
     workers: int = Field(default=1, ge=1)
@@ -141,6 +145,7 @@ class RunTable(BaseModel):
     NOT_IN_POINTS: ClassVar[tuple[str, ...]] = (
         "seeds",
         "target_rel_se",
+        "target_free_entropy_se",
         "max_seeds",
         "executor",
         "workers",
@@ -154,9 +159,14 @@ class RunTable(BaseModel):
             raise ValueError("needs distinct integers >= 0")
         return value
 
+    @property
+    def adds_seeds(self) -> bool:
+        """Whether a standard-error target may add seeds beyond ``seeds``."""
+        return self.target_rel_se is not None or self.target_free_entropy_se is not None
+
     @model_validator(mode="after")
     def _max_seeds(self) -> RunTable:
-        if self.target_rel_se is not None and self.max_seeds < len(self.seeds):
+        if self.adds_seeds and self.max_seeds < len(self.seeds):
             raise ValueError(
                 f"max_seeds = {self.max_seeds} is below the {len(self.seeds)} seeds listed"
             )
@@ -164,8 +174,8 @@ class RunTable(BaseModel):
 
     def seed_sequence(self) -> list[int]:
         """The seeds in the order they are used: ``seeds``, then ``max(seeds) + 1, ...`` up to
-        ``max_seeds`` in all when ``target_rel_se`` is set."""
-        if self.target_rel_se is None:
+        ``max_seeds`` in all when a standard-error target is set (``adds_seeds``)."""
+        if not self.adds_seeds:
             return self.seeds
         first = max(self.seeds) + 1  # max_seeds >= len(seeds) is checked above
         return self.seeds + list(range(first, first + self.max_seeds - len(self.seeds)))
@@ -198,6 +208,9 @@ class Config:
             self.sampler = self._dataclass_table("sampler", SamplerConfig, raw.get("sampler", {}))
             if "evidence" in raw:
                 self.evidence = self._dataclass_table("evidence", EvidenceConfig, raw["evidence"])
+        if self.run.target_free_entropy_se is not None and "evidence" not in raw:
+            value = self.run.target_free_entropy_se
+            self._fail("[run].target_free_entropy_se", value, "needs an [evidence] table")
         self.estimators = None
         if "estimators" in raw:
             self.estimators = self._model(EstimatorsTable, "estimators", raw["estimators"])

@@ -140,7 +140,7 @@ def plan(config: Config) -> list[ShapePlan]:
 
 def format_plan(config: Config, shapes: list[ShapePlan]) -> str:
     """What ``dgep check`` prints: per setting and d, the n of each alpha; the totals."""
-    seeds = len(config.run.seed_sequence())
+    seeds = len(config.run.seeds)
     lines = []
     for s, spec in enumerate(config.settings):
         lines.append(f"setting {s}: {spec.label()}")
@@ -151,7 +151,9 @@ def format_plan(config: Config, shapes: list[ShapePlan]) -> str:
     seconds = sum(p.seconds for p in shapes) * seeds / config.run.workers
     seconds += COMPILE_SECONDS * len(shapes) / config.run.workers
     peak = max(p.memory for p in shapes)
-    extra = " (and up to max_seeds where target_rel_se asks)" if config.run.target_rel_se else ""
+    extra = ""
+    if config.run.adds_seeds:
+        extra = f", up to {config.run.max_seeds} where a standard-error target asks"
     if config.run.keep:
         draws = config.sampler.num_chains * config.sampler.num_samples
         kept = (

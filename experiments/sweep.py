@@ -47,22 +47,39 @@ def sweep_points(config: Config) -> list[Point]:
     ]
 
 
-def seeds_wanted(num: int, paired: np.ndarray, eps_bayes: np.ndarray, target: float) -> int:
-    """Seeds one shape needs for ``SE(paired) <= target * mean(eps_bayes)``, from the ``num``
-    finished ones (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy."""
+def seeds_wanted(num: int, diff: np.ndarray, bound: float) -> int:
+    """Seeds one shape needs for ``SE(diff) <= bound``, from the ``num`` finished ones
+    (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy."""
     if num < 2:
         return 2
-    rel_se = paired.std(ddof=1) / np.sqrt(num) / abs(eps_bayes.mean())
-    if not rel_se > target:  # also when NaN: nothing to aim at
+    se = diff.std(ddof=1) / np.sqrt(num)
+    if not se > bound:  # also when NaN: nothing to aim at
         return num
-    return min(2 * num, int(np.ceil(num * (rel_se / target) ** 2)))
+    return min(2 * num, int(np.ceil(num * (se / bound) ** 2)))
+
+
+def precision_targets(
+    config: Config, values: list[dict[str, Any]]
+) -> list[tuple[np.ndarray, float]]:
+    """``(diff, bound)`` per standard-error target of ``[run]`` over one shape's finished
+    ``values``: ``target_rel_se`` bounds the paired difference by that fraction of the mean
+    ``eps_bayes``, ``target_free_entropy_se`` bounds ``free_entropy - free_entropy_glm``."""
+    run, out = config.run, []
+    if run.target_rel_se is not None:
+        eps = np.array([v["eps_bayes"] for v in values])
+        bound = run.target_rel_se * abs(eps.mean()) if values else np.nan
+        out.append((np.array([paired_difference(v) for v in values]), bound))
+    if run.target_free_entropy_se is not None:
+        gap = [v.get("free_entropy", np.nan) - v.get("free_entropy_glm", np.nan) for v in values]
+        out.append((np.array(gap), run.target_free_entropy_se))
+    return out
 
 
 def more_points(config: Config, records: Iterable[dict[str, Any]]) -> list[Point]:
-    """With ``[run] target_rel_se``: the next seeds of every shape whose finished seeds do not
-    reach the target (``seeds_wanted``, up to ``max_seeds``), from ``RunTable.seed_sequence``."""
-    target = config.run.target_rel_se
-    if target is None:
+    """With a standard-error target in ``[run]``: the next seeds of every shape whose finished
+    seeds do not reach it (``seeds_wanted`` of each of ``precision_targets``, the most wanted,
+    up to ``max_seeds``), from ``RunTable.seed_sequence``."""
+    if not config.run.adds_seeds:
         return []
     finished: dict[tuple[int, int, float], list[dict[str, float]]] = {}
     for record in records:
@@ -73,10 +90,9 @@ def more_points(config: Config, records: Iterable[dict[str, Any]]) -> list[Point
     out = []
     for shape in dict.fromkeys(p[:3] for p in sweep_points(config)):
         values = finished.get(shape, [])
-        paired = np.array([paired_difference(v) for v in values])
-        eps = np.array([v["eps_bayes"] for v in values])
-        want = min(seeds_wanted(len(values), paired, eps, target), len(sequence))
-        out += [Point(*shape, seed) for seed in sequence[:want]]
+        targets = precision_targets(config, values)
+        want = max(seeds_wanted(len(values), diff, bound) for diff, bound in targets)
+        out += [Point(*shape, seed) for seed in sequence[: min(want, len(sequence))]]
     return out
 
 
@@ -272,8 +288,8 @@ def run_sweep(
     progress: bool = True,
     report: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Run every unfinished point of ``config`` into ``out``, then, with ``[run] target_rel_se``,
-    rounds of more seeds where the standard error is above target (``more_points``) until none
+    """Run every unfinished point of ``config`` into ``out``, then, with a standard-error target
+    in ``[run]``, rounds of more seeds where the standard error is above it (``more_points``) until none
     is; returns the path of results.nc. Each point is tried once per call. The directory is
     locked for the run (``ResultStore.lock``), ``report(results_path)`` (the figures) included."""
     from bayes import prepare_process

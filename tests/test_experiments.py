@@ -558,12 +558,45 @@ def test_seeds_wanted_follows_the_standard_error():
 
     paired = np.random.default_rng(0).normal(size=16)
     paired = 0.04 * (paired - paired.mean()) / paired.std(ddof=1)  # SE 0.01
-    eps = np.full(16, 0.1)  # relative SE 10 %: (0.1 / target)^2 x 16 seeds
-    assert seeds_wanted(16, paired, eps, 0.11) == 16
-    assert seeds_wanted(16, paired, eps, 0.08) == 25
-    assert seeds_wanted(16, paired, eps, 0.05) == 32  # 64 wanted, at most doubled per round
-    assert seeds_wanted(1, paired[:1], eps[:1], 0.05) == 2
-    assert seeds_wanted(16, np.full(16, np.nan), eps, 0.05) == 16
+    assert seeds_wanted(16, paired, 0.011) == 16
+    assert seeds_wanted(16, paired, 0.008) == 25  # (0.01 / bound)^2 x 16 seeds
+    assert seeds_wanted(16, paired, 0.005) == 32  # 64 wanted, at most doubled per round
+    assert seeds_wanted(1, paired[:1], 0.005) == 2
+    assert seeds_wanted(16, np.full(16, np.nan), 0.005) == 16
+
+
+def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise():
+    """``[run] target_free_entropy_se = 0.002`` on the committed d = 20 free-entropy sweep (8
+    seeds): the next round asks for 16 seeds (at most doubled) exactly at the (setting, alpha)
+    whose SE over seeds of ``free_entropy - free_entropy_glm`` is above 0.002 nats, 8 elsewhere;
+    a target that every point meets adds none."""
+    from experiments.store import ResultStore
+    from experiments.sweep import more_points
+
+    folder = Path(__file__).parent.parent / "data" / "free_entropy" / "d20"
+    records = ResultStore(folder).records()
+    gaps: dict[tuple[int, float], list[float]] = {}
+    for r in records:
+        p, v = r["point"], r["values"]
+        gaps.setdefault((p["setting"], p["alpha"]), []).append(
+            v["free_entropy"] - v["free_entropy_glm"]
+        )
+    se = {k: np.std(g, ddof=1) / np.sqrt(len(g)) for k, g in gaps.items()}
+    assert min(se.values()) < 0.002 < max(se.values())  # the target splits the shapes
+    source = BUILTIN_CONFIGS / "free_entropy.toml"
+    for target, expected in (
+        (0.002, {k: 16 if s > 0.002 else 8 for k, s in se.items()}),
+        (1.0, {k: 8 for k in se}),
+    ):
+        sets = ["data.d=[20]", f"run.target_free_entropy_se={target}"]
+        config = load_config(source, sampler=False, overrides=sets)
+        wanted: dict[tuple[int, float], int] = {}
+        for p in more_points(config, records):
+            wanted[(p.setting, p.alpha)] = wanted.get((p.setting, p.alpha), 0) + 1
+        assert wanted == expected, target
+    no_evidence = "[run]\ntarget_free_entropy_se = 0.002"
+    with pytest.raises(ConfigError, match=r"\[run\].target_free_entropy_se = 0.002: needs an"):
+        parse_config(TINY.replace("[run]", no_evidence), "tiny", sampler=False)
 
 
 def test_seed_target_extends_a_finished_sweep(reference_run, tmp_path):
