@@ -1,24 +1,29 @@
 """One evidence estimate (docs/theory.md 8): dgep's tempered SMC against the one a user would
-write with BlackJAX, at equal cost.
+write with BlackJAX, at equal cost, and dgep at other particle counts.
 
 L = 2 tanh, widths 1, alpha = 2, Delta = 0.1, one teacher per d. Contenders, each giving the
-log evidence per sample ``(1/n) ln p(Y | X)`` and its SE over 4 independent replicas:
+log evidence per sample ``(1/n) ln p(Y | X)`` and its SE over ``--replicas`` independent
+replicas (16 by default: the SE of an SE from R replicas is about ``1 / sqrt(2 (R - 1))`` of
+it, 18 %):
 
 * ``dgep``: ``bayes.log_evidence`` at its defaults (512 particles, HMC moves whose step size is
-  adapted from one temperature to the next);
+  adapted from one temperature to the next), and the same with 256 and 1024 particles;
 * ``blackjax``: ``blackjax.adaptive_tempered_smc`` with one fixed HMC step size, as a user
   writes it (1024 particles, 5 moves of 16 leapfrog steps of size 0.05, target ESS 0.5).
 
-Per contender: wall time of a second call (compiled), gradient evaluations (replicas x
-temperatures x particles x moves x leapfrog steps), the value, its SE, and ``SE x sqrt(s)``:
-the SE that one second of computing buys, lower is better, so the comparison is at equal cost.
-Run: python benchmarks/evidence.py [D ...]   (default: 30 60)
+Per contender: wall time of one call (its compile included), gradient evaluations (replicas x
+temperatures x particles x moves x leapfrog steps, exact), the value, its SE, ``SE x sqrt(s)``
+and ``SE x sqrt(gradients)``: the SE that one second, or one gradient, buys (lower is better),
+so the comparison is at equal cost; and ``shift``: the value minus the 1024-particle dgep
+value in units of their joint SE, where the log of an unbiased estimate, biased low by about
+half its variance, would show a bias of fewer particles.
+Run: python benchmarks/evidence.py [--replicas R] [D ...]   (default: 30 60)
 """
 
 from __future__ import annotations
 
+import argparse
 import math
-import sys
 import time
 
 import jax
@@ -28,14 +33,15 @@ import numpy as np
 import bayes
 from teacher_student import TeacherSpec, sample_teacher
 
-ALPHA, REPLICAS = 2.0, 4
+ALPHA = 2.0
 SPEC = TeacherSpec(activations=("tanh", "tanh"), widths=(1.0, 1.0), channel="gaussian", noise=0.1)
 PLAIN = {"num_particles": 1024, "num_mcmc_steps": 5, "num_leapfrog": 16, "step_size": 0.05}
 
 
-def plain_blackjax(train, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def plain_blackjax(train, seed: int, replicas: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The user's script: BlackJAX's adaptive tempered SMC with a fixed HMC step size; per
-    replica the log evidence per sample and the number of temperatures."""
+    replica the log evidence per sample and the number of temperatures; gradients per
+    temperature."""
     import blackjax
     from blackjax.smc import resampling
 
@@ -77,44 +83,64 @@ def plain_blackjax(train, seed: int) -> tuple[np.ndarray, np.ndarray]:
         carry = jax.lax.while_loop(lambda c: c[0].tempering_param < 1.0, body, (state, 0.0, 0, key))
         return carry[1], carry[2]
 
-    keys = jax.random.split(jax.random.PRNGKey(seed), REPLICAS)
+    keys = jax.random.split(jax.random.PRNGKey(seed), replicas)
     log_z, counts = jax.jit(jax.vmap(one_replica))(keys)
-    return np.asarray(log_z, dtype=float) / train.n, np.asarray(counts)
+    per = PLAIN["num_particles"] * PLAIN["num_mcmc_steps"] * PLAIN["num_leapfrog"]
+    return np.asarray(log_z, dtype=float) / train.n, np.asarray(counts), per
 
 
-def dgep(train, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    est = bayes.log_evidence(SPEC, train, bayes.EvidenceConfig(replicas=REPLICAS), seed=seed)
-    return est.replica_values, est.num_temperatures
+def dgep(particles: int):
+    """``bayes.log_evidence`` with ``particles`` particles, its other settings at the defaults."""
 
-
-def gradients(name: str, counts: np.ndarray) -> int:
-    if name == "dgep":
-        cfg = bayes.EvidenceConfig()
+    def estimate(train, seed: int, replicas: int) -> tuple[np.ndarray, np.ndarray, int]:
+        cfg = bayes.EvidenceConfig(num_particles=particles, replicas=replicas)
+        est = bayes.log_evidence(SPEC, train, cfg, seed=seed)
         per = cfg.num_particles * cfg.num_mcmc_steps * cfg.num_leapfrog
-    else:
-        per = PLAIN["num_particles"] * PLAIN["num_mcmc_steps"] * PLAIN["num_leapfrog"]
-    return int(counts.sum()) * per
+        return est.replica_values, est.num_temperatures, per
+
+    return estimate
 
 
-def main(sizes: list[int]) -> None:
+CONTENDERS = {
+    "dgep (default, 512)": dgep(bayes.EvidenceConfig().num_particles),
+    "dgep, 256 particles": dgep(256),
+    "dgep, 1024 particles": dgep(1024),
+    "BlackJAX, plain (1024)": plain_blackjax,
+}
+REFERENCE = "dgep, 1024 particles"
+
+
+def main(sizes: list[int], replicas: int) -> None:
     bayes.prepare_process()
-    print("| d | estimator | seconds | gradient evaluations | f_deep | SE | SE x sqrt(s) |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| d | estimator | seconds | temperatures | gradient evaluations | f_deep | SE | "
+        "SE x sqrt(s) | SE x sqrt(gradients) | shift (SE) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for d in sizes:
         teacher = sample_teacher(SPEC, d, 0)
         train = teacher.sample(round(ALPHA * d), 1)
-        for name, estimate in (("dgep", dgep), ("blackjax", plain_blackjax)):
-            estimate(train, 0)  # compile
+        rows = {}
+        for name, estimate in CONTENDERS.items():
             start = time.perf_counter()
-            values, counts = estimate(train, 1)
+            values, counts, per = estimate(train, 1, replicas)
             seconds = time.perf_counter() - start
             se = values.std(ddof=1) / np.sqrt(values.size)
+            rows[name] = (seconds, counts, int(counts.sum()) * per, values.mean(), se)
+        ref_mean, ref_se = rows[REFERENCE][3:]
+        for name, (seconds, counts, grads, mean, se) in rows.items():
+            shift = (mean - ref_mean) / np.hypot(se, ref_se) if name != REFERENCE else 0.0
             print(
-                f"| {d} | {name} | {seconds:.1f} | {gradients(name, counts):.3g} | "
-                f"{values.mean():.4f} | {se:.4f} | {se * np.sqrt(seconds):.4f} |",
+                f"| {d} | {name} | {seconds:.1f} | {counts.mean():.1f} | {grads:.3g} | "
+                f"{mean:.4f} | {se:.5f} | {se * np.sqrt(seconds):.4f} | "
+                f"{se * np.sqrt(grads):.2f} | {shift:+.1f} |",
                 flush=True,
             )
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [30, 60])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[30, 60])
+    parser.add_argument("--replicas", type=int, default=16)
+    args = parser.parse_args()
+    main(args.sizes, args.replicas)
