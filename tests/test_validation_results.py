@@ -457,7 +457,7 @@ def test_the_nishimori_gaps_vanish_at_every_size(sizes, cells):
     alphas of one seed share its teacher, so the teacher is the independent unit), mean +- SE
     over the first 16 teachers (those every alpha has), within 3 SE of 0; and no more of these
     beyond 2 SE than noise gives (binomial at 4.6 %, 1 % tail). Measured: largest 2.3 SE; 4 of
-    38 values beyond 2 SE (Gaussian), 1 of 5 (sign channel)."""
+    40 values beyond 2 SE (Gaussian), 1 of 5 (sign channel)."""
     from scipy import stats
 
     ds, _ = to_d90(sizes)
