@@ -13,7 +13,14 @@ import numpy as np
 from teacher_student import Estimate
 
 from .config import GRIDS, Config, grid_values
-from .store import Point, ResultStore, atomic_write, paired_difference, point_values
+from .store import (
+    Point,
+    ResultStore,
+    atomic_write,
+    free_entropy_gap,
+    paired_difference,
+    point_values,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -359,7 +366,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     ds = ds.assign(paired_diff=paired_difference(ds))
     names = ["eps_bayes", "eps_gibbs", "paired_diff", "overlap_st", "overlap_ss"]
     if "free_entropy" in ds and int(ds["free_entropy"].count()):
-        ds = ds.assign(free_entropy_gap=ds["free_entropy"] - ds["free_entropy_glm"])
+        ds = ds.assign(free_entropy_gap=free_entropy_gap(ds))
         names.append("free_entropy_gap")
     for name in names:
         mean, se = mean_se(ds[name])

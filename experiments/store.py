@@ -47,6 +47,12 @@ def paired_difference(values: Any) -> Any:
     return values["eps_bayes"] - values["eps_theory_teacher"]
 
 
+def free_entropy_gap(values: Any) -> Any:
+    """``free_entropy - free_entropy_glm``: the deep student's log evidence per sample minus the
+    equivalent GLM's on the same data (docs/theory.md 8; >= 0 in expectation, 0 as d -> inf)."""
+    return values["free_entropy"] - values["free_entropy_glm"]
+
+
 def point_values(config: Config, record: dict[str, Any]) -> dict[str, Any]:
     """A finished point's values with the theory columns of the current ``gle``
     (``theory.theory_columns``; a point without the measured teacher keeps its own)."""

@@ -31,7 +31,14 @@ from teacher_student import (
 from .config import Config
 from .estimators import estimator_values
 from .results import write_results
-from .store import Point, ResultStore, atomic_write, paired_difference, point_values
+from .store import (
+    Point,
+    ResultStore,
+    atomic_write,
+    free_entropy_gap,
+    paired_difference,
+    point_values,
+)
 from .theory import theory_columns
 
 
@@ -70,8 +77,8 @@ def precision_targets(
         bound = run.target_rel_se * abs(eps.mean()) if values else np.nan
         out.append((np.array([paired_difference(v) for v in values]), bound))
     if run.target_free_entropy_se is not None:
-        gap = [v.get("free_entropy", np.nan) - v.get("free_entropy_glm", np.nan) for v in values]
-        out.append((np.array(gap), run.target_free_entropy_se))
+        gap = np.array([free_entropy_gap(v) for v in values])
+        out.append((gap, run.target_free_entropy_se))
     return out
 
 
@@ -289,8 +296,8 @@ def run_sweep(
     report: Callable[[Path], None] | None = None,
 ) -> Path:
     """Run every unfinished point of ``config`` into ``out``, then, with a standard-error target
-    in ``[run]``, rounds of more seeds where the standard error is above it (``more_points``) until none
-    is; returns the path of results.nc. Each point is tried once per call. The directory is
+    in ``[run]``, rounds of more seeds where the standard error is above it (``more_points``)
+    until none is; returns the path of results.nc. Each point is tried once per call. The directory is
     locked for the run (``ResultStore.lock``), ``report(results_path)`` (the figures) included."""
     from bayes import prepare_process
 

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.results import COMPARED, compare_runs, mean_se, open_results, summarize
+from experiments.results import (
+    COMPARED,
+    START_GAPS,
+    compare_runs,
+    mean_se,
+    open_results,
+    summarize,
+)
 from gle import bayes_optimal, equivalent_glm, solve_glm
 from teacher_student import TeacherSpec
 
@@ -259,9 +266,6 @@ def test_uninformed_chains_go_below_the_plateau_too():
     assert gibbs_gap_z("mixed") > 3 and abs(gibbs_gap_z("mixed_warmup2000")) < 2
 
 
-START_GAPS = ("start_gap_gibbs", "start_gap_overlap")
-
-
 def assert_start_gaps_are_noise(ds, points):
     """Every one of ``points`` mixed-start points has its start gaps within 4 SE, and their
     z-scores have an rms within 3 of its SE (``sqrt(1 / 2N)`` for N normals) of 1."""
@@ -412,8 +416,8 @@ def test_four_sizes_extrapolate_to_the_glm(base, large):
 
 
 TO_D90 = {
-    "gaussian": (("gaussian", "d60", "d90"), 17),
-    "sign channel": (("sign_channel", "sign_channel_d60", "sign_channel_d90"), 1),
+    "gaussian": (("gaussian", "d60", "d90"), 23),
+    "sign channel": (("sign_channel", "sign_channel_d60", "sign_channel_d90"), 6),
 }
 
 
@@ -451,8 +455,8 @@ def test_five_sizes_extrapolate_to_the_glm_where_d90_is_finished(sizes, cells):
         assert np.all(np.abs(z) < 3), (name, z)
 
 
-@pytest.mark.parametrize(("sizes", "cells"), TO_D90.values(), ids=TO_D90.keys())
-def test_the_nishimori_gaps_vanish_at_every_size(sizes, cells):
+@pytest.mark.parametrize("sizes", [sizes for sizes, _ in TO_D90.values()], ids=TO_D90.keys())
+def test_the_nishimori_gaps_vanish_at_every_size(sizes):
     """Per (setting, d), d = 20-90: each Nishimori gap averaged over alpha per teacher (the
     alphas of one seed share its teacher, so the teacher is the independent unit), mean +- SE
     over the first 16 teachers (those every alpha has), within 3 SE of 0; and no more of these
