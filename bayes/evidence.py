@@ -44,20 +44,18 @@ class EvidenceConfig:
     max_temperatures: int = 400
 
     def __post_init__(self) -> None:
-        for name in ("num_particles", "num_mcmc_steps", "num_leapfrog", "replicas"):
+        lows = {"num_particles": 1, "num_mcmc_steps": 1, "num_leapfrog": 1, "max_temperatures": 1}
+        for name, low in {**lows, "replicas": 2}.items():
             value = getattr(self, name)
-            if not (isinstance(value, int) and value >= (2 if name == "replicas" else 1)):
-                raise ValueError(
-                    f"evidence.{name} = {value!r}: must be an integer >= 1 (replicas >= 2)"
-                )
-        for name in ("target_ess", "target_accept"):
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+                raise ValueError(f"evidence.{name} = {value!r}: must be an integer >= {low}")
+        highs = {"target_ess": 1.0, "target_accept": 1.0, "initial_step_size": math.inf}
+        for name, high in highs.items():
             value = getattr(self, name)
-            if not 0 < value < 1:
-                raise ValueError(f"evidence.{name} = {value!r}: must be in (0, 1)")
-        if not self.initial_step_size > 0:
-            raise ValueError(
-                f"evidence.initial_step_size = {self.initial_step_size!r}: must be > 0"
-            )
+            real = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (real and 0 < value < high):
+                bound = "in (0, 1)" if high == 1 else "a finite number > 0"
+                raise ValueError(f"evidence.{name} = {value!r}: must be {bound}")
 
 
 class EvidenceEstimate(NamedTuple):
@@ -122,12 +120,17 @@ def log_evidence(
             return state, log_z + info.log_likelihood_increment, step, count + 1, key
 
         start = (state, 0.0, cfg.initial_step_size, 0, key)
-        _, log_z, _, count, _ = jax.lax.while_loop(cond, body, start)
-        return log_z, count
+        state, log_z, _, count, _ = jax.lax.while_loop(cond, body, start)
+        return log_z, count, state.tempering_param
 
     begin = time.perf_counter()
     keys = jax.random.split(jax.random.PRNGKey(seed), cfg.replicas)
-    log_z, counts = jax.jit(jax.vmap(one_replica))(keys)
+    log_z, counts, betas = jax.jit(jax.vmap(one_replica))(keys)
+    if float(jnp.min(betas)) < 1.0:
+        raise RuntimeError(
+            f"evidence.max_temperatures = {cfg.max_temperatures}: the tempering stopped at beta = "
+            f"{float(jnp.min(betas)):.3g} < 1, so ln p(Y | X) is incomplete; raise it"
+        )
     values = np.asarray(log_z, dtype=float) / train.n
     seconds = time.perf_counter() - begin
     se = float(values.std(ddof=1) / np.sqrt(values.size))

@@ -30,6 +30,15 @@ def test_linear_model_evidence_is_the_exact_gaussian_one():
     assert est.se < 0.02 and (est.num_temperatures > 1).all()
 
 
+def test_an_unfinished_tempering_is_refused_not_returned():
+    """Stopped by ``max_temperatures`` before beta = 1, the sum of increments is a partial
+    normaliser: an error names the setting instead."""
+    spec = TeacherSpec(activations=(), noise=0.1)
+    train = sample_teacher(spec, 8, 0).sample(64, 1)
+    with pytest.raises(RuntimeError, match="evidence.max_temperatures = 1: the tempering stopped"):
+        log_evidence(spec, train, EvidenceConfig(num_particles=64, max_temperatures=1))
+
+
 @pytest.mark.parametrize("channel", ["gaussian", "sign"])
 def test_tiny_deep_network_against_importance_sampling_from_the_prior(channel):
     from scipy.special import log_ndtr

@@ -599,6 +599,26 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
         parse_config(TINY.replace("[run]", no_evidence), "tiny", sampler=False)
 
 
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("max_temperatures = 0", "max_temperatures = 0: must be an integer >= 1"),
+        ("replicas = 1", "replicas = 1: must be an integer >= 2"),
+        ("num_leapfrog = true", "num_leapfrog = True: must be an integer >= 1"),
+        ("num_particles = 64.0", "num_particles = 64.0: must be an integer >= 1"),
+        ('target_ess = "half"', "target_ess = 'half': must be in (0, 1)"),
+        ("target_accept = 1.0", "target_accept = 1.0: must be in (0, 1)"),
+        ("initial_step_size = inf", "initial_step_size = inf: must be a finite number > 0"),
+        ("initial_step_size = nan", "initial_step_size = nan: must be a finite number > 0"),
+    ],
+)
+def test_every_evidence_setting_is_checked_and_named(bad, message):
+    """Each ``[evidence]`` field refused out of its range, with one line naming it."""
+    with pytest.raises(ConfigError) as err:
+        parse_config(TINY + f"[evidence]\n{bad}\n", "tiny")
+    assert f"tiny: [evidence].{message}" == str(err.value)
+
+
 def test_seed_target_extends_a_finished_sweep(reference_run, tmp_path):
     """A finished sweep resumed with a (here unreachable) SE target: the existing points are
     kept and every shape gains seeds 2, 3 (at most doubled per round, then max_seeds)."""
