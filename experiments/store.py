@@ -97,7 +97,11 @@ class ResultStore:
         compute the same directory; a held lock is a ``ValueError`` naming the holder."""
         from filelock import FileLock, Timeout
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            why = "exists and is not a directory" if self.root.exists() else err.strerror
+            raise ValueError(f"{self.root}: cannot be the output directory ({why})") from None
         owner = self.root / ".lock.owner"
         lock = FileLock(self.root / ".lock")
         try:

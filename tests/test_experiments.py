@@ -349,6 +349,11 @@ def test_cli_errors_have_no_traceback(tmp_path):
         wrong = dgep(command, str(tmp_path / path))
         assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
         assert wrong.stderr.count("\n") == 1 and f"{tmp_path / path}: not " in wrong.stderr
+    # a file where the output directory belongs: refused, the file kept
+    taken = dgep("run", str(write(tmp_path, TINY)), "--out", str(tmp_path / "t.nc"))
+    assert taken.returncode == 2 and "Traceback" not in taken.stderr, taken.stderr
+    assert "t.nc: cannot be the output directory (exists and is not a directory)" in taken.stderr
+    assert xr.load_dataset(tmp_path / "t.nc", engine="h5netcdf").sizes["alpha"] == 2
 
 
 def test_named_configs_parse():
