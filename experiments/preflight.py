@@ -13,6 +13,7 @@ sweep, they are not measurements.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import NamedTuple
@@ -26,7 +27,9 @@ TEACHER_CHUNK = 20_000  # inputs per block of measure_teacher
 FLOPS_PER_SECOND = 5e10  # float32 gradients on 2 cores, chains on 2 host devices
 COMPILE_SECONDS = 5.0  # one compile per shape
 NUTS_STEPS_PER_DRAW = 31  # typical leapfrog steps per draw at the default target
-EVIDENCE_TEMPERATURES = 12  # typical number of temperatures of the evidence's tempered SMC
+#: temperatures of the evidence's adaptive tempering at ``n`` samples: about
+#: ``2 + 1.5 sqrt(n)`` (the stored ``evidence_temperatures`` of a sweep check it)
+EVIDENCE_TEMPERATURES = (2.0, 1.5)
 
 
 class DuplicateSizeWarning(UserWarning):
@@ -68,22 +71,27 @@ def point_memory(spec: TeacherSpec, d: int, n: int, n_test: int, chains: int) ->
 def point_seconds(config: Config, spec: TeacherSpec, d: int, n: int) -> float:
     """Rough wall time of one point: gradients of ``6 n W`` FLOPs (``W`` weights) per leapfrog
     step, the test set's outputs (``2 n_test W``) per draw, with ``[evidence]`` the SMC's
-    moves over ``EVIDENCE_TEMPERATURES`` temperatures, and with a trained network among the
+    moves over ``EVIDENCE_TEMPERATURES`` temperatures (on the sign channel also for the probit
+    GLM's ``d + 1`` weights) and a compile per estimate, and with a trained network among the
     ``[estimators]`` its full-batch steps, at ``FLOPS_PER_SECOND``."""
     sampler = config.sampler
     weights = spec.num_weights(d)
     steps = NUTS_STEPS_PER_DRAW if sampler.kernel == "nuts" else sampler.num_steps
     draws = sampler.num_chains * (sampler.num_warmup + sampler.num_samples)
     flops = draws * (steps * 6 * n * weights + 2 * config.data.n_test * weights)
+    seconds = 0.0
     if config.evidence is not None:  # tempered SMC: particles x moves per temperature
         ev = config.evidence
         moves = ev.num_particles * ev.num_mcmc_steps * ev.num_leapfrog * ev.replicas
-        flops += EVIDENCE_TEMPERATURES * moves * 6 * n * weights
+        base, per_root_n = EVIDENCE_TEMPERATURES
+        estimated = weights + (d + 1 if spec.channel == "sign" else 0)
+        flops += (base + per_root_n * math.sqrt(n)) * moves * 6 * n * estimated
+        seconds += COMPILE_SECONDS * (2 if spec.channel == "sign" else 1)
     if config.estimators is not None and "trained" in config.estimators.names:
         from learners import TRAIN_STEPS  # full-batch gradients, one run per decay
 
         flops += len(config.estimators.trained_grid) * TRAIN_STEPS * 6 * n * weights
-    return flops / FLOPS_PER_SECOND
+    return seconds + flops / FLOPS_PER_SECOND
 
 
 def plan(config: Config) -> list[ShapePlan]:

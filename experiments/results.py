@@ -47,6 +47,7 @@ LONG_NAMES = {
     "free_entropy_glm_se": "standard error of free_entropy_glm (0 where exact)",
     "free_entropy_theory": "replica prediction of the GLM's log evidence per sample",
     "evidence_s": "wall-clock time of the evidence estimate",
+    "evidence_temperatures": "temperatures of the deep student's tempered SMC (mean over replicas)",
     "eps_ridge": "test error of ridge regression, best lambda of the grid (clean target)",
     "eps_ridge_lam": "the lambda of eps_ridge",
     "eps_ridge_bo": "test error of ridge regression at lam_bo, the GLM's Bayes estimator (clean target)",

@@ -188,6 +188,7 @@ def free_entropy_values(spec: TeacherSpec, train: Any, evidence: Any, seed: int)
         "free_entropy_glm": glm_value,
         "free_entropy_glm_se": glm_se,
         "evidence_s": deep.seconds,
+        "evidence_temperatures": float(np.mean(deep.num_temperatures)),
     }
 
 

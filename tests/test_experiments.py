@@ -28,6 +28,7 @@ from experiments.config import (
     point_identity,
 )
 from experiments.plotting import plot_nishimori
+from experiments.preflight import EVIDENCE_TEMPERATURES
 from experiments.results import (
     equilibrium_gaps,
     extrapolate,
@@ -936,6 +937,10 @@ def test_a_sweep_measures_the_free_entropy_with_an_evidence_table(tmp_path):
         assert np.isfinite(ds[name]).all() and ds[name].attrs["units"] == "nats per sample", name
     gap = ds["free_entropy"] - ds["free_entropy_glm"]
     bias = 0.5 * ds["n"] * 3 * ds["free_entropy_se"] ** 2  # n Var(one replica) / 2, 3 replicas
+    # the time model of `dgep check` (preflight.EVIDENCE_TEMPERATURES) within a factor 2
+    base, per_root_n = EVIDENCE_TEMPERATURES
+    ratio = ds["evidence_temperatures"] / (base + per_root_n * np.sqrt(ds["n"]))
+    assert bool(((ratio > 0.5) & (ratio < 2)).all()), ratio.values
     assert (abs(gap) < 4 * ds["free_entropy_se"] + bias).all()
     for bad, message in (
         ("num_particles = 0", "[evidence].num_particles = 0"),
