@@ -126,10 +126,11 @@ def log_evidence(
     begin = time.perf_counter()
     keys = jax.random.split(jax.random.PRNGKey(seed), cfg.replicas)
     log_z, counts, betas = jax.jit(jax.vmap(one_replica))(keys)
-    if float(jnp.min(betas)) < 1.0:
+    reached = float(jnp.min(betas))
+    if reached < 1.0:
         raise RuntimeError(
             f"evidence.max_temperatures = {cfg.max_temperatures}: the tempering stopped at beta = "
-            f"{float(jnp.min(betas)):.3g} < 1, so ln p(Y | X) is incomplete; raise it"
+            f"{reached:.3g} < 1, so ln p(Y | X) is incomplete; raise it"
         )
     values = np.asarray(log_z, dtype=float) / train.n
     seconds = time.perf_counter() - begin

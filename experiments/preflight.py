@@ -84,9 +84,9 @@ def point_seconds(config: Config, spec: TeacherSpec, d: int, n: int) -> float:
         ev = config.evidence
         moves = ev.num_particles * ev.num_mcmc_steps * ev.num_leapfrog * ev.replicas
         base, per_root_n = EVIDENCE_TEMPERATURES
-        estimated = weights + (d + 1 if spec.channel == "sign" else 0)
-        flops += (base + per_root_n * math.sqrt(n)) * moves * 6 * n * estimated
-        seconds += COMPILE_SECONDS * (2 if spec.channel == "sign" else 1)
+        probit = spec.channel == "sign"  # the probit GLM's estimate too, d + 1 weights
+        flops += (base + per_root_n * math.sqrt(n)) * moves * 6 * n * (weights + probit * (d + 1))
+        seconds += COMPILE_SECONDS * (1 + probit)
     if config.estimators is not None and "trained" in config.estimators.names:
         from learners import TRAIN_STEPS  # full-batch gradients, one run per decay
 

@@ -485,8 +485,7 @@ def test_one_setting_from_d20_to_d150():
     large = [ds for ds in large if bool((ds["eps_bayes"].count("seed") >= 16).all())]
     if not large:
         pytest.skip("no complete size committed in data/validation/large_d yet")
-    base = [open_results(DATA / name / "results.nc") for name in ("gaussian", "d60", "d90")]
-    ds = combine_sizes(base + large)
+    ds = combine_sizes([combined(SIZES["gaussian"]), *large])
     summary = summarize(ds)
     assert summary["d"].values.max() >= 150 and summary["d"].values.min() == 20
     theory = bayes_optimal(TeacherSpec.from_dict(json.loads(ds.attrs["specs"])[0]), ds["alpha"])
