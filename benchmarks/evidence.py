@@ -17,14 +17,20 @@ and ``SE x sqrt(gradients)``: the SE that one second, or one gradient, buys (low
 so the comparison is at equal cost; and ``shift``: the value minus the 1024-particle dgep
 value in units of their joint SE, where the log of an unbiased estimate, biased low by about
 half its variance, would show a bias of fewer particles.
-Run: python benchmarks/evidence.py [--replicas R] [D ...]   (default: 30 60)
+
+With ``--record FILE`` each finished (d, contender) measurement is appended to FILE (JSON
+lines) and a rerun with the same file and replicas measures only what is missing, so a long
+run (d = 60: hours) can be stopped and resumed without losing finished contenders.
+Run: python benchmarks/evidence.py [--replicas R] [--record FILE] [D ...]   (default: 30 60)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -103,44 +109,91 @@ def dgep(particles: int):
 
 CONTENDERS = {
     "dgep (default, 512)": dgep(bayes.EvidenceConfig().num_particles),
-    "dgep, 256 particles": dgep(256),
-    "dgep, 1024 particles": dgep(1024),
     "BlackJAX, plain (1024)": plain_blackjax,
+    "dgep, 1024 particles": dgep(1024),
+    "dgep, 256 particles": dgep(256),
 }
 REFERENCE = "dgep, 1024 particles"
 
 
-def main(sizes: list[int], replicas: int) -> None:
+def measure(d: int, name: str, replicas: int) -> dict:
+    """One contender's estimate at size d: wall time (compile included), temperatures per
+    replica, gradients per temperature and the replica values."""
+    teacher = sample_teacher(SPEC, d, 0)
+    train = teacher.sample(round(ALPHA * d), 1)
+    start = time.perf_counter()
+    values, counts, per = CONTENDERS[name](train, 1, replicas)
+    seconds = time.perf_counter() - start
+    return {
+        "d": d,
+        "estimator": name,
+        "replicas": replicas,
+        "seconds": seconds,
+        "temperatures": np.asarray(counts).tolist(),
+        "gradients_per_temperature": per,
+        "values": np.asarray(values).tolist(),
+    }
+
+
+def recorded(record: Path | None, replicas: int) -> dict[tuple[int, str], dict]:
+    """The measurements already in ``record`` at this replica count, keyed by (d, estimator)."""
+    if record is None or not record.exists():
+        return {}
+    rows = []
+    for line in record.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut off by a kill: measured again
+            continue
+    return {(r["d"], r["estimator"]): r for r in rows if r["replicas"] == replicas}
+
+
+def table_row(row: dict, reference: dict) -> str:
+    """One markdown row: seconds, mean temperatures, gradients, value, SE, the SE at equal cost
+    and the shift from the reference contender in units of the joint SE."""
+    values, counts = np.asarray(row["values"]), np.asarray(row["temperatures"])
+    mean, se = values.mean(), values.std(ddof=1) / np.sqrt(values.size)
+    grads = int(counts.sum()) * row["gradients_per_temperature"]
+    shift = shift_from(values, reference)
+    return (
+        f"| {row['d']} | {row['estimator']} | {row['seconds']:.1f} | {counts.mean():.1f} | "
+        f"{grads:.3g} | {mean:.4f} | {se:.5f} | {se * np.sqrt(row['seconds']):.4f} | "
+        f"{se * np.sqrt(grads):.2f} | {shift:+.1f} |"
+    )
+
+
+def shift_from(values: np.ndarray, reference: dict) -> float:
+    """(mean - reference mean) / joint SE of the two means."""
+    ref = np.asarray(reference["values"])
+    se, ref_se = (v.std(ddof=1) / np.sqrt(v.size) for v in (values, ref))
+    return float((values.mean() - ref.mean()) / np.hypot(se, ref_se))
+
+
+def main(sizes: list[int], replicas: int, record: Path | None) -> None:
     bayes.prepare_process()
+    done = recorded(record, replicas)
+    for d in sizes:
+        for name in CONTENDERS:
+            if (d, name) not in done:
+                done[d, name] = measure(d, name, replicas)
+                if record is not None:
+                    with record.open("a") as out:
+                        out.write(json.dumps(done[d, name]) + "\n")
     print(
         "| d | estimator | seconds | temperatures | gradient evaluations | f_deep | SE | "
         "SE x sqrt(s) | SE x sqrt(gradients) | shift (SE) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for d in sizes:
-        teacher = sample_teacher(SPEC, d, 0)
-        train = teacher.sample(round(ALPHA * d), 1)
-        rows = {}
-        for name, estimate in CONTENDERS.items():
-            start = time.perf_counter()
-            values, counts, per = estimate(train, 1, replicas)
-            seconds = time.perf_counter() - start
-            se = values.std(ddof=1) / np.sqrt(values.size)
-            rows[name] = (seconds, counts, int(counts.sum()) * per, values.mean(), se)
-        ref_mean, ref_se = rows[REFERENCE][3:]
-        for name, (seconds, counts, grads, mean, se) in rows.items():
-            shift = (mean - ref_mean) / np.hypot(se, ref_se) if name != REFERENCE else 0.0
-            print(
-                f"| {d} | {name} | {seconds:.1f} | {counts.mean():.1f} | {grads:.3g} | "
-                f"{mean:.4f} | {se:.5f} | {se * np.sqrt(seconds):.4f} | "
-                f"{se * np.sqrt(grads):.2f} | {shift:+.1f} |",
-                flush=True,
-            )
+        reference = done[d, REFERENCE]
+        for name in CONTENDERS:
+            print(table_row(done[d, name], reference))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[30, 60])
     parser.add_argument("--replicas", type=int, default=16)
+    parser.add_argument("--record", type=Path, default=None)
     args = parser.parse_args()
-    main(args.sizes, args.replicas)
+    main(args.sizes, args.replicas, args.record)
