@@ -56,6 +56,11 @@ class EvidenceConfig:
             if not (real and 0 < value < high):
                 bound = "in (0, 1)" if high == 1 else "a finite number > 0"
                 raise ValueError(f"evidence.{name} = {value!r}: must be {bound}")
+        if self.num_particles * self.target_ess <= 1:  # ESS >= 1: no tempering step to aim at
+            raise ValueError(
+                f"evidence.num_particles = {self.num_particles}: must exceed 1 / target_ess = "
+                f"{1 / self.target_ess:.3g} (the effective particles each temperature keeps)"
+            )
 
 
 class EvidenceEstimate(NamedTuple):

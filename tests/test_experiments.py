@@ -612,6 +612,11 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
         ("replicas = 1", "replicas = 1: must be an integer >= 2"),
         ("num_leapfrog = true", "num_leapfrog = True: must be an integer >= 1"),
         ("num_particles = 64.0", "num_particles = 64.0: must be an integer >= 1"),
+        (
+            "num_particles = 2",
+            "num_particles = 2: must exceed 1 / target_ess = 2 (the effective"
+            " particles each temperature keeps)",
+        ),
         ('target_ess = "half"', "target_ess = 'half': must be in (0, 1)"),
         ("target_accept = 1.0", "target_accept = 1.0: must be in (0, 1)"),
         ("initial_step_size = inf", "initial_step_size = inf: must be a finite number > 0"),
