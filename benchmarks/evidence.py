@@ -21,7 +21,10 @@ half its variance, would show a bias of fewer particles.
 With ``--record FILE`` each finished (d, contender) measurement is appended to FILE (JSON
 lines) and a rerun with the same file and replicas measures only what is missing, so a long
 run (d = 60: hours) can be stopped and resumed without losing finished contenders.
-Run: python benchmarks/evidence.py [--replicas R] [--record FILE] [D ...]   (default: 30 60)
+``--only NAME`` measures just the named contenders (two processes on one record share the work);
+the table is printed once every contender at every size is recorded.
+Run: python benchmarks/evidence.py [--replicas R] [--record FILE] [--only NAME ...] [D ...]
+(default sizes: 30 60)
 """
 
 from __future__ import annotations
@@ -169,16 +172,21 @@ def shift_from(values: np.ndarray, reference: dict) -> float:
     return float((values.mean() - ref.mean()) / np.hypot(se, ref_se))
 
 
-def main(sizes: list[int], replicas: int, record: Path | None) -> None:
+def main(sizes: list[int], replicas: int, record: Path | None, only: list[str]) -> None:
     bayes.prepare_process()
     done = recorded(record, replicas)
     for d in sizes:
-        for name in CONTENDERS:
+        for name in only:
             if (d, name) not in done:
                 done[d, name] = measure(d, name, replicas)
                 if record is not None:
                     with record.open("a") as out:
                         out.write(json.dumps(done[d, name]) + "\n")
+    done.update(recorded(record, replicas))  # what another process recorded meanwhile
+    missing = [f"d = {d}: {name}" for d in sizes for name in CONTENDERS if (d, name) not in done]
+    if missing:
+        print("not yet recorded (the table waits for them):", "; ".join(missing))
+        return
     print(
         "| d | estimator | seconds | temperatures | gradient evaluations | f_deep | SE | "
         "SE x sqrt(s) | SE x sqrt(gradients) | shift (SE) |"
@@ -195,5 +203,6 @@ if __name__ == "__main__":
     parser.add_argument("sizes", nargs="*", type=int, default=[30, 60])
     parser.add_argument("--replicas", type=int, default=16)
     parser.add_argument("--record", type=Path, default=None)
+    parser.add_argument("--only", nargs="+", choices=list(CONTENDERS), default=list(CONTENDERS))
     args = parser.parse_args()
-    main(args.sizes, args.replicas, args.record)
+    main(args.sizes, args.replicas, args.record, args.only)
