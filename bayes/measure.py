@@ -53,10 +53,16 @@ def _arviz():
     return arviz
 
 
+def _scalar(value: Any) -> float:
+    """One ArviZ statistic of a (C, S) series as a float: with numba installed ArviZ 0.x returns
+    some (``mcse``) as a one-element array, which NumPy >= 2.5 refuses to convert with ``float``."""
+    return float(np.asarray(value, dtype=float).reshape(()))
+
+
 def _series_estimate(series: np.ndarray) -> Estimate:
     """Mean over (chain, draw) and its Monte-Carlo standard error (ArviZ)."""
     az = _arviz()
-    return Estimate(float(series.mean()), float(az.mcse(np.asarray(series, dtype=float))))
+    return Estimate(float(series.mean()), _scalar(az.mcse(np.asarray(series, dtype=float))))
 
 
 def _mean_estimate(values: np.ndarray) -> Estimate:
@@ -130,12 +136,12 @@ def _stuck(series: np.ndarray) -> bool:
 
 def _rhat(series: np.ndarray) -> float:
     """Rank-normalised split R-hat (ArviZ) of a (C, S) series; ``inf`` if a chain is stuck."""
-    return float("inf") if _stuck(series) else float(_arviz().rhat(np.asarray(series, float)))
+    return float("inf") if _stuck(series) else _scalar(_arviz().rhat(np.asarray(series, float)))
 
 
 def _ess(series: np.ndarray) -> float:
     """Bulk ESS (ArviZ) of a (C, S) series; 0 if a chain is stuck."""
-    return 0.0 if _stuck(series) else float(_arviz().ess(np.asarray(series, float)))
+    return 0.0 if _stuck(series) else _scalar(_arviz().ess(np.asarray(series, float)))
 
 
 def _diagnostics(run: PosteriorRun, series: dict[str, np.ndarray]) -> dict[str, float]:

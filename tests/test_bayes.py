@@ -297,6 +297,26 @@ def test_chains_that_never_move_fail_the_checks(init):
     assert m.ess_output == 1  # the smallest M_eff the correction allows
 
 
+def test_arviz_statistics_as_one_element_arrays(monkeypatch):
+    """With numba installed, ArviZ 0.x returns ``mcse`` of a (C, S) series as an array of shape
+    (1,), which NumPy >= 2.5 refuses to turn into a float: every point then failed. The same run
+    measured through ArviZ functions that return (1,)-arrays gives the same numbers."""
+    spec = TeacherSpec(activations=("tanh",), noise=0.1)
+    teacher = ts.sample_teacher(spec, 6, 0)
+    train, test = teacher.sample(12, 1), teacher.sample(40, 2)
+    run = bayes.sample_posterior(
+        teacher, train, test, bayes.SamplerConfig(num_warmup=50, num_samples=40)
+    )
+    plain = bayes.measure(run, test, "gaussian").flat()
+    for name in ("mcse", "ess", "rhat"):
+        function = getattr(az, name)
+        monkeypatch.setattr(az, name, lambda x, f=function: np.atleast_1d(f(x)))
+    assert np.shape(az.mcse(run.draws["gibbs"])) == (1,)
+    again = bayes.measure(run, test, "gaussian").flat()
+    assert again.keys() == plain.keys()
+    np.testing.assert_array_equal(list(again.values()), list(plain.values()))  # NaN == NaN
+
+
 def test_blocks_continue_one_chain(monkeypatch):
     """Draws run in blocks (bounded memory) continue the same Markov chain: 13 draws in blocks
     of 5 (the last counting 3 of 5) equal 13 draws in one call, up to float32 rounding."""
