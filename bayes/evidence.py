@@ -28,6 +28,7 @@ import numpy as np
 from teacher_student import Data, TeacherSpec
 
 from .model import StudentNetwork, check_samplable
+from .runtime import MATMUL_PRECISION
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def log_evidence(
 
     begin = time.perf_counter()
     keys = jax.random.split(jax.random.PRNGKey(seed), cfg.replicas)
-    log_z, counts, betas = jax.jit(jax.vmap(one_replica))(keys)
+    with jax.default_matmul_precision(MATMUL_PRECISION):
+        log_z, counts, betas = jax.jit(jax.vmap(one_replica))(keys)
     reached = float(jnp.min(betas))
     if reached < 1.0:
         raise RuntimeError(

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import jax
 
+#: The matrix-product precision every sampler and evidence program is traced with. JAX's default
+#: on GPUs computes float32 products in TF32 (a 10-bit mantissa), an error of about 1e-3 of each
+#: output, summed over n terms in the log-likelihood; CPUs compute them in full precision anyway.
+MATMUL_PRECISION = "highest"
+
 
 def use_host_devices(n: int | None = None) -> None:
     """Give JAX ``n`` CPU devices (default one per core) with ``numpyro.set_host_device_count``,

@@ -42,6 +42,7 @@ from numpyro.infer.hmc_util import build_adaptation_schedule, dual_averaging
 from teacher_student import Data, Teacher, TeacherSpec
 
 from .model import StudentNetwork, check_samplable
+from .runtime import MATMUL_PRECISION
 
 Init = Literal["teacher", "prior", "zero", "mixed"]
 INITS = ("teacher", "prior", "zero", "mixed")
@@ -485,7 +486,8 @@ def sample_posterior(
         raise ValueError(f"n_pad = {n_pad}: must be >= n = {train.n}")
     if cfg.num_probes > test.n:
         raise ValueError(f"sampler.num_probes = {cfg.num_probes}: more than n_test = {test.n}")
-    with jax.enable_x64(cfg.dtype == "float64"):  # scoped: float32 and float64 runs can mix
+    # scoped: float32 and float64 runs can mix; products in full precision on every platform
+    with jax.enable_x64(cfg.dtype == "float64"), jax.default_matmul_precision(MATMUL_PRECISION):
         return _sample(teacher, train, test, cfg, seed, n_pad, tuple(sorted(set(keep))))
 
 

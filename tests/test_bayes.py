@@ -12,6 +12,7 @@ import pytest
 import bayes
 import teacher_student as ts
 from bayes import sampler
+from bayes.runtime import MATMUL_PRECISION
 from bayes.sampler import _chain_function
 from teacher_student import TeacherSpec
 
@@ -315,6 +316,31 @@ def test_arviz_statistics_as_one_element_arrays(monkeypatch):
     again = bayes.measure(run, test, "gaussian").flat()
     assert again.keys() == plain.keys()
     np.testing.assert_array_equal(list(again.values()), list(plain.values()))  # NaN == NaN
+
+
+def test_networks_are_traced_with_full_precision_products(monkeypatch):
+    """JAX's default float32 matrix product on GPUs is TF32 (a 10-bit mantissa): the sampler and
+    the evidence trace every network output under ``MATMUL_PRECISION = "highest"`` (CPUs compute
+    float32 products in full precision either way)."""
+    seen = []
+    output = bayes.StudentNetwork.output
+
+    def spy(self, *args):
+        seen.append(jax.config.jax_default_matmul_precision)
+        return output(self, *args)
+
+    monkeypatch.setattr(bayes.StudentNetwork, "output", spy)
+    spec = TeacherSpec(activations=("tanh",), noise=0.1)
+    teacher = ts.sample_teacher(spec, 5, 0)
+    train, test = teacher.sample(10, 1), teacher.sample(20, 2)
+    sampler._chain_function.cache_clear()  # traced afresh, with the spy
+    bayes.sample_posterior(teacher, train, test, bayes.SamplerConfig(num_warmup=20, num_samples=5))
+    sampler._chain_function.cache_clear()
+    traced_by_sampler = len(seen)
+    bayes.log_evidence(spec, train, bayes.EvidenceConfig(num_particles=16, replicas=2))
+    assert 0 < traced_by_sampler < len(seen)
+    assert set(seen) == {MATMUL_PRECISION} == {"highest"}
+    assert jax.config.jax_default_matmul_precision is None  # scoped: the process keeps its own
 
 
 def test_blocks_continue_one_chain(monkeypatch):
