@@ -45,7 +45,8 @@ LONG_NAMES = {
     "free_entropy_se": "standard error of free_entropy (over the estimator's replicas)",
     "free_entropy_glm": "log evidence per sample of the equivalent GLM on the same data",
     "free_entropy_glm_se": "standard error of free_entropy_glm (0 where exact)",
-    "free_entropy_theory": "replica prediction of the GLM's log evidence per sample",
+    "free_entropy_theory": "replica prediction of the GLM's log evidence per sample, with the "
+    "output offset's finite-n term (Gaussian channel)",
     "evidence_s": "wall-clock time of the evidence estimate",
     "evidence_temperatures": "temperatures of the deep student's tempered SMC (mean over replicas)",
     "eps_ridge": "test error of ridge regression, best lambda of the grid (clean target)",

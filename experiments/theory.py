@@ -85,7 +85,7 @@ def _theory_columns(
             "rho_theory": glm.rho,
             "delta_eff_theory": glm.delta_eff,
             "offset_var_theory": glm.offset_var,
-            "free_entropy_theory": float(free_entropy_theory(glm, alpha, fp)[0]),
+            "free_entropy_theory": float(free_entropy_theory(glm, alpha, fp, d)[0]),
             "eps_ridge_theory": float(ridge_error(alpha, glm.lam_bo, glm)[0])
             if glm.channel == "gaussian"
             else float("nan"),

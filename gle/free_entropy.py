@@ -13,7 +13,10 @@ Its replica limit (``E`` over data, ``d -> infinity``), from section 4's mutual 
     sign:      E f_glm -> -i / alpha - E_c E_z h2(Phi((c + sqrt(rho) z) / sqrt(s2)))
 
 (``h2`` the binary entropy in nats: the label's entropy given the GLM's signal; averaged over
-the offset ``c ~ N(0, offset_var)`` like ``i``).
+the offset ``c ~ N(0, offset_var)`` like ``i``). At finite ``n`` the Gaussian channel's offset
+lowers ``E f_glm`` by ``offset_evidence_cost``: the rank-one term ``offset_var 1 1^T`` of ``K``
+adds ``ln(1 + offset_var 1^T K0^{-1} 1)`` to ``ln det K`` (``K0`` without it), while the data's
+own offset keeps ``E Y^T K^{-1} Y = n``; ``O(ln n / n)``, so absent from the limit.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from scipy import linalg
 
 from .curve import bayes_optimal
 from .equivalent import EquivalentGLM, equivalent_glm
-from .fixed_point import FixedPoint, offset_rule, probit_entropy
+from .fixed_point import FixedPoint, _check_alpha, offset_rule, probit_entropy
+from .ridge import ones_quadratic
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -48,15 +52,31 @@ def glm_log_evidence(x: np.ndarray, y: np.ndarray, glm: EquivalentGLM) -> float:
 
 
 def free_entropy_theory(
-    spec_or_glm, alpha: np.ndarray | float, fixed_point: FixedPoint | None = None
+    spec_or_glm,
+    alpha: np.ndarray | float,
+    fixed_point: FixedPoint | None = None,
+    d: int | None = None,
 ) -> np.ndarray:
     """The replica prediction ``E f_glm`` per sample over an alpha grid (nats per sample);
-    ``fixed_point``: ``bayes_optimal(spec_or_glm, alpha)`` when already solved."""
+    ``fixed_point``: ``bayes_optimal(spec_or_glm, alpha)`` when already solved. With ``d``
+    (``n = alpha d`` samples), the Gaussian channel's prediction also subtracts the output
+    offset's finite-``n`` term ``offset_evidence_cost`` (the sign channel's is not derived)."""
     fp = bayes_optimal(spec_or_glm, alpha) if fixed_point is None else fixed_point
     glm = spec_or_glm if isinstance(spec_or_glm, EquivalentGLM) else equivalent_glm(spec_or_glm)
     if glm.channel == "gaussian":
-        return -fp.mutual_information / fp.alpha - 0.5 * np.log(2 * np.pi * np.e * glm.s2)
+        cost = 0.0 if d is None else offset_evidence_cost(fp.alpha, d, glm)
+        return -fp.mutual_information / fp.alpha - 0.5 * np.log(2 * np.pi * np.e * glm.s2) - cost
     return -fp.mutual_information / fp.alpha - _label_entropy(glm)
+
+
+def offset_evidence_cost(alpha: np.ndarray | float, d: int, glm: EquivalentGLM) -> np.ndarray:
+    """What the output offset takes from ``E f_glm`` at ``n = alpha d`` samples (Gaussian
+    channel, module docstring): ``ln(1 + offset_var 1^T K0^{-1} 1) / (2 n)``, with
+    ``1^T K0^{-1} 1`` at large ``d`` (``ridge.ones_quadratic``); 0 when ``offset_var = 0``."""
+    alpha = _check_alpha(alpha)
+    if glm.offset_var == 0:
+        return np.zeros_like(alpha)
+    return np.log1p(glm.offset_var * ones_quadratic(alpha, d, glm)) / (2 * alpha * d)
 
 
 def _label_entropy(glm: EquivalentGLM) -> float:

@@ -66,6 +66,16 @@ def ridge_error(
     return ridge_excess_error(alpha, lam, glm.rho, glm.s2) + glm.delta_eff
 
 
+def ones_quadratic(alpha: np.ndarray | float, d: int, glm: EquivalentGLM) -> np.ndarray:
+    """``1^T K^{-1} 1`` for ``K = rho X X^T / d + s2 I_n``, ``X`` (n, d) Gaussian, ``n = alpha d``
+    (its large-``d`` value): ``(d m(-lam) + (n - d) / lam) / rho`` with ``lam = s2 / rho`` and
+    ``m`` the Stieltjes transform of the spectrum of ``X^T X / d`` (``spectrum_stieltjes``)."""
+    alpha = _check_alpha(alpha)
+    lam = glm.lam_bo
+    m, _ = spectrum_stieltjes(-lam, alpha)
+    return d * (m + (alpha - 1) / lam) / glm.rho
+
+
 def intercept_cost(
     alpha: np.ndarray | float,
     d: int,
@@ -90,7 +100,7 @@ def intercept_cost(
         return np.zeros_like(alpha)
     lam = glm.lam_bo
     m, dm = spectrum_stieltjes(-lam, alpha)
-    t1 = d * (m + (alpha - 1) / lam) / glm.rho
+    t1 = ones_quadratic(alpha, d, glm)
     t2 = m - lam * dm
     c2 = beta if offset_teacher is None else np.asarray(offset_teacher, dtype=float) ** 2
     return (1 + t2) * (c2 / beta**2 + t1) / (1 / beta + t1) ** 2
