@@ -75,10 +75,9 @@ def test_the_offsets_finite_n_term_against_the_exact_evidence(d, alpha):
     values = []
     for _ in range(200):
         x = rng.standard_normal((n, d))
-        y = x @ (np.sqrt(glm.rho) * rng.standard_normal(d)) / np.sqrt(d)
-        y += np.sqrt(glm.offset_var) * rng.standard_normal() + np.sqrt(
-            glm.s2
-        ) * rng.standard_normal(n)
+        theta, offset = np.sqrt(glm.rho) * rng.standard_normal(d), rng.standard_normal()
+        y = x @ theta / np.sqrt(d) + np.sqrt(glm.offset_var) * offset
+        y += np.sqrt(glm.s2) * rng.standard_normal(n)
         values.append(gle.glm_log_evidence(x, y, glm))
     mean, se = np.mean(values), np.std(values, ddof=1) / np.sqrt(len(values))
     assert abs(mean - gle.free_entropy_theory(glm, alpha, d=d)[0]) < 3 * se
