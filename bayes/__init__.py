@@ -19,7 +19,7 @@ compilation cache in ``$DGEP_JAX_CACHE`` (default ``~/.cache/dgep/jax``; ``off``
 from .evidence import EvidenceConfig, EvidenceEstimate, log_evidence
 from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data
 from .model import NonMixingWarning, StudentNetwork, check_samplable
-from .runtime import enable_compilation_cache, prepare_process, use_host_devices
+from .runtime import enable_compilation_cache, platform_device, prepare_process, use_host_devices
 from .sampler import PosteriorRun, SamplerConfig, ShortWarmupWarning, sample_posterior
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "log_evidence",
     "measure",
     "overlap_series",
+    "platform_device",
     "prepare_process",
     "sample_posterior",
     "to_inference_data",

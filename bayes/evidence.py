@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,12 +28,13 @@ import numpy as np
 from teacher_student import Data, TeacherSpec
 
 from .model import StudentNetwork, check_samplable
-from .runtime import MATMUL_PRECISION
+from .runtime import MATMUL_PRECISION, check_platform, platform_device
 
 
 @dataclass(frozen=True)
 class EvidenceConfig:
-    """Settings of the tempered SMC estimate (module docstring)."""
+    """Settings of the tempered SMC estimate (module docstring); ``platform`` is where it runs
+    (None: JAX's default device; ``"cpu"``, ``"gpu"``, ``"tpu"``; ``runtime.platform_device``)."""
 
     num_particles: int = 512
     target_ess: float = 0.5
@@ -43,6 +44,10 @@ class EvidenceConfig:
     target_accept: float = 0.65
     replicas: int = 4
     max_temperatures: int = 400
+    platform: str | None = None
+
+    #: settings that change how an estimate executes, not its numbers
+    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("platform",)
 
     def __post_init__(self) -> None:
         lows = {"num_particles": 1, "num_mcmc_steps": 1, "num_leapfrog": 1, "max_temperatures": 1}
@@ -62,6 +67,7 @@ class EvidenceConfig:
                 f"evidence.num_particles = {self.num_particles}: must exceed 1 / target_ess = "
                 f"{1 / self.target_ess:.3g} (the effective particles each temperature keeps)"
             )
+        check_platform("evidence", self.platform)
 
 
 class EvidenceEstimate(NamedTuple):
@@ -79,11 +85,31 @@ def log_evidence(
     spec: TeacherSpec, train: Data, config: EvidenceConfig | None = None, *, seed: int = 0
 ) -> EvidenceEstimate:
     """Estimate ``f_deep = (1/n) ln p(Y | X)`` of the student of ``spec`` on ``train``."""
+    cfg = config or EvidenceConfig()
+    check_samplable(spec)
+    device = platform_device(cfg.platform, "evidence.platform")
+    begin = time.perf_counter()
+    with jax.default_device(device), jax.default_matmul_precision(MATMUL_PRECISION):
+        log_z, counts, betas = jax.device_get(_replicas(spec, train, cfg, seed))
+    if betas.min() < 1.0:
+        raise RuntimeError(
+            f"evidence.max_temperatures = {cfg.max_temperatures}: the tempering stopped at beta = "
+            f"{betas.min():.3g} < 1, so ln p(Y | X) is incomplete; raise it"
+        )
+    values = np.asarray(log_z, dtype=float) / train.n
+    seconds = time.perf_counter() - begin
+    se = float(values.std(ddof=1) / np.sqrt(values.size))
+    return EvidenceEstimate(float(values.mean()), se, values, np.asarray(counts), seconds)
+
+
+def _replicas(
+    spec: TeacherSpec, train: Data, cfg: EvidenceConfig, seed: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``cfg.replicas`` independent tempered SMC runs on the default device: per replica
+    ``ln p(Y | X)``, the number of temperatures and the last ``beta`` reached."""
     import blackjax
     from blackjax.smc import adaptive_tempered, resampling
 
-    cfg = config or EvidenceConfig()
-    check_samplable(spec)
     net = StudentNetwork(spec, train.d)
     x, y = jnp.asarray(train.x), jnp.asarray(train.y)
 
@@ -129,17 +155,5 @@ def log_evidence(
         state, log_z, _, count, _ = jax.lax.while_loop(cond, body, start)
         return log_z, count, state.tempering_param
 
-    begin = time.perf_counter()
     keys = jax.random.split(jax.random.PRNGKey(seed), cfg.replicas)
-    with jax.default_matmul_precision(MATMUL_PRECISION):
-        log_z, counts, betas = jax.jit(jax.vmap(one_replica))(keys)
-    reached = float(jnp.min(betas))
-    if reached < 1.0:
-        raise RuntimeError(
-            f"evidence.max_temperatures = {cfg.max_temperatures}: the tempering stopped at beta = "
-            f"{reached:.3g} < 1, so ln p(Y | X) is incomplete; raise it"
-        )
-    values = np.asarray(log_z, dtype=float) / train.n
-    seconds = time.perf_counter() - begin
-    se = float(values.std(ddof=1) / np.sqrt(values.size))
-    return EvidenceEstimate(float(values.mean()), se, values, np.asarray(counts), seconds)
+    return jax.jit(jax.vmap(one_replica))(keys)

@@ -14,6 +14,34 @@ import jax
 #: output, summed over n terms in the log-likelihood; CPUs compute them in full precision anyway.
 MATMUL_PRECISION = "highest"
 
+#: the values of ``platform`` in ``SamplerConfig`` and ``EvidenceConfig``: a JAX platform, or
+#: None for JAX's default (the accelerator where there is one)
+PLATFORMS = (None, "cpu", "gpu", "tpu")
+
+
+def check_platform(table: str, platform: object) -> None:
+    """ValueError naming ``table.platform`` unless ``platform`` is one of ``PLATFORMS`` (whether
+    this machine has it is ``platform_device``'s check, made where the program runs)."""
+    if platform not in PLATFORMS:
+        raise ValueError(
+            f"{table}.platform = {platform!r}: must be one of cpu, gpu, tpu (or absent: JAX's "
+            "default device)"
+        )
+
+
+def platform_device(platform: str | None, field: str = "platform") -> jax.Device | None:
+    """The device a program runs on for ``platform``: the first device of that JAX platform, or
+    None (JAX's default placement) for None. ``jax.default_device`` of it scopes a computation:
+    e.g. NUTS on the host CPU (small sequential steps) and the tempered SMC's particles on the
+    GPU, in one process. Raises ValueError, naming ``field`` and the value, where this machine has
+    no such device."""
+    if platform is None:
+        return None
+    try:
+        return jax.devices(platform)[0]
+    except RuntimeError:
+        raise ValueError(f"{field} = {platform!r}: this machine has no {platform} device") from None
+
 
 def use_host_devices(n: int | None = None) -> None:
     """Give JAX ``n`` CPU devices (default one per core) with ``numpyro.set_host_device_count``,

@@ -42,7 +42,7 @@ from numpyro.infer.hmc_util import build_adaptation_schedule, dual_averaging
 from teacher_student import Data, Teacher, TeacherSpec
 
 from .model import StudentNetwork, check_samplable
-from .runtime import MATMUL_PRECISION
+from .runtime import MATMUL_PRECISION, check_platform, platform_device
 
 Init = Literal["teacher", "prior", "zero", "mixed"]
 INITS = ("teacher", "prior", "zero", "mixed")
@@ -89,6 +89,9 @@ class SamplerConfig:
     NumPyro's (Stan's) schedule with a diagonal mass matrix, for starts that need a burn-in; below
     ``RELIABLE_WARMUP`` steps ``check_warmup`` warns.
     ``test_chunk``: test points evaluated at once (memory ``test_chunk x max(d, k)`` per chain).
+    ``platform``: where the chains run (``runtime.platform_device``): None for JAX's default
+    device, or ``"cpu"``, ``"gpu"``, ``"tpu"``; ``"cpu"`` keeps NUTS's small sequential steps on
+    the host where the default is an accelerator (``"parallel"`` then uses the host devices).
 
     The defaults were chosen by measurement: docs/performance.md (benchmarks/warmup.py,
     benchmarks/sampler.py) and data/validation/README.md (target_accept_055, step_size).
@@ -112,9 +115,10 @@ class SamplerConfig:
     init: Init = "teacher"
     num_probes: int = 16
     test_chunk: int = 8192
+    platform: str | None = None
 
     #: settings that change how a run executes, not its numbers: a sweep resumes across them
-    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("chain_method", "test_chunk")
+    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("chain_method", "test_chunk", "platform")
     #: ``target_accept`` of each kernel when the field is not given
     DEFAULT_TARGET_ACCEPT: ClassVar[dict[str, float]] = {"nuts": 0.55, "hmc": 0.8}
 
@@ -158,6 +162,7 @@ class SamplerConfig:
                 raise ValueError(
                     f"sampler.{name} = {getattr(self, name)!r}: must be one of {', '.join(allowed)}"
                 )
+        check_platform("sampler", self.platform)
         if self.init == "mixed" and self.num_chains < 2:
             raise ValueError(
                 f'sampler.num_chains = {self.num_chains}: init = "mixed" needs at least 2 chains '
@@ -401,7 +406,7 @@ def _chain_function(
 
     in_axes = (0, 0, 0, None, None, None, None)
     if method == "parallel":
-        mapped = jax.pmap(run, in_axes=in_axes)
+        mapped = jax.pmap(run, in_axes=in_axes, backend=cfg.platform)
     elif method == "vectorized":
         mapped = jax.jit(jax.vmap(run, in_axes=in_axes))
     else:
@@ -445,7 +450,7 @@ def _initial_coordinates(
 
 def _resolve_method(cfg: SamplerConfig) -> str:
     if cfg.chain_method == "parallel" and (
-        cfg.num_chains == 1 or jax.local_device_count() < cfg.num_chains
+        cfg.num_chains == 1 or jax.local_device_count(cfg.platform) < cfg.num_chains
     ):
         return "sequential"
     return cfg.chain_method
@@ -486,8 +491,13 @@ def sample_posterior(
         raise ValueError(f"n_pad = {n_pad}: must be >= n = {train.n}")
     if cfg.num_probes > test.n:
         raise ValueError(f"sampler.num_probes = {cfg.num_probes}: more than n_test = {test.n}")
+    device = platform_device(cfg.platform, "sampler.platform")
     # scoped: float32 and float64 runs can mix; products in full precision on every platform
-    with jax.enable_x64(cfg.dtype == "float64"), jax.default_matmul_precision(MATMUL_PRECISION):
+    with (
+        jax.enable_x64(cfg.dtype == "float64"),
+        jax.default_matmul_precision(MATMUL_PRECISION),
+        jax.default_device(device),
+    ):
         return _sample(teacher, train, test, cfg, seed, n_pad, tuple(sorted(set(keep))))
 
 

@@ -296,11 +296,12 @@ SAMPLER_BEFORE_FIELD: dict[str, Any] = {"adaptation": "windows"}
 
 def point_identity(config_json: str) -> dict[str, Any]:
     """What every point's numbers depend on, from ``Config.to_json`` output: the JSON without the
-    settings that only choose which points run or how (``RunTable.NOT_IN_POINTS``,
-    ``SamplerConfig.EXECUTION_ONLY``). A sweep directory resumes under any config with the same
-    identity; sampler fields added since the directory was made count at what runs did before
-    them (``SAMPLER_BEFORE_FIELD``, else their defaults)."""
-    from bayes import SamplerConfig
+    settings that only choose which points run or how (``RunTable.NOT_IN_POINTS``, the
+    ``EXECUTION_ONLY`` fields of ``SamplerConfig`` and ``EvidenceConfig``). A sweep directory
+    resumes under any config with the same identity; sampler fields added since the directory
+    was made count at what runs did before them (``SAMPLER_BEFORE_FIELD``, else their defaults),
+    evidence fields at their defaults."""
+    from bayes import EvidenceConfig, SamplerConfig
 
     raw = json.loads(config_json)
     raw.pop("provenance", None)
@@ -309,6 +310,10 @@ def point_identity(config_json: str) -> dict[str, Any]:
         raw["run"].pop(name, None)
     for name in SamplerConfig.EXECUTION_ONLY:
         raw["sampler"].pop(name, None)
+    if "evidence" in raw:
+        raw["evidence"] = asdict(EvidenceConfig(**raw["evidence"]))
+        for name in EvidenceConfig.EXECUTION_ONLY:
+            raw["evidence"].pop(name)
     return raw
 
 

@@ -94,6 +94,24 @@ def point_seconds(config: Config, spec: TeacherSpec, d: int, n: int) -> float:
     return seconds + flops / FLOPS_PER_SECOND
 
 
+def check_platforms(config: Config) -> None:
+    """``ConfigError`` where ``[sampler]`` or ``[evidence]`` asks for a ``platform`` this machine
+    lacks. JAX starts here only then, after ``prepare_process`` (its host devices are fixed at
+    the start)."""
+    from bayes import platform_device, prepare_process
+
+    asked = {"sampler": config.sampler.platform}
+    if config.evidence is not None:
+        asked["evidence"] = config.evidence.platform
+    for table, platform in asked.items():
+        if platform is not None:
+            prepare_process()
+            try:
+                platform_device(platform, f"[{table}].platform")
+            except ValueError as err:
+                raise ConfigError(f"{config.source}: {err}") from None
+
+
 def plan(config: Config) -> list[ShapePlan]:
     """Every (setting, d, alpha) of the config with its ``n`` and estimates; raises
     ``ConfigError`` for a point that cannot run (naming the key and value) and warns
@@ -105,6 +123,7 @@ def plan(config: Config) -> list[ShapePlan]:
             f"{config.source}: [sampler].num_probes = {config.sampler.num_probes}: more than "
             f"[data].n_test = {config.data.n_test}"
         )
+    check_platforms(config)
     available = physical_memory()
     shapes = []
     for s, spec in enumerate(config.settings):

@@ -343,6 +343,45 @@ def test_networks_are_traced_with_full_precision_products(monkeypatch):
     assert jax.config.jax_default_matmul_precision is None  # scoped: the process keeps its own
 
 
+def test_the_platform_setting_places_sampler_and_evidence(monkeypatch):
+    """``platform`` traces each program under ``jax.default_device`` of that JAX platform's first
+    device, scoped (the process keeps its default); on this one-CPU machine the numbers are the
+    default's. A platform the machine lacks is one ValueError naming the field, a name JAX does
+    not use another."""
+    seen = []
+    output = bayes.StudentNetwork.output
+
+    def spy(self, *args):
+        seen.append((phase, jax.config.jax_default_device))
+        return output(self, *args)
+
+    monkeypatch.setattr(bayes.StudentNetwork, "output", spy)
+    spec = TeacherSpec(activations=("tanh",), noise=0.1)
+    teacher = ts.sample_teacher(spec, 5, 0)
+    train, test = teacher.sample(10, 1), teacher.sample(20, 2)
+    runs, estimates = {}, {}
+    for phase in ("cpu", None):
+        sampler._chain_function.cache_clear()  # traced afresh, with the spy
+        cfg = bayes.SamplerConfig(num_warmup=20, num_samples=5, platform=phase)
+        runs[phase] = bayes.sample_posterior(teacher, train, test, cfg, seed=3)
+        evidence = bayes.EvidenceConfig(num_particles=16, replicas=2, platform=phase)
+        estimates[phase] = bayes.log_evidence(spec, train, evidence, seed=3)
+    sampler._chain_function.cache_clear()
+    cpu = jax.devices("cpu")[0]
+    assert {device for phase, device in seen if phase == "cpu"} == {cpu}
+    assert {device for phase, device in seen if phase is None} == {None}
+    assert jax.config.jax_default_device is None
+    for key in runs[None].draws:
+        np.testing.assert_array_equal(runs["cpu"].draws[key], runs[None].draws[key])
+    assert estimates["cpu"].value == estimates[None].value
+    if not any(d.platform == "tpu" for d in jax.devices()):
+        cfg = bayes.SamplerConfig(num_warmup=20, num_samples=5, platform="tpu")
+        with pytest.raises(ValueError, match="^sampler.platform = 'tpu': this machine has no tpu"):
+            bayes.sample_posterior(teacher, train, test, cfg)
+    with pytest.raises(ValueError, match="^evidence.platform = 'cuda0': must be one of cpu, gpu"):
+        bayes.EvidenceConfig(platform="cuda0")
+
+
 def test_blocks_continue_one_chain(monkeypatch):
     """Draws run in blocks (bounded memory) continue the same Markov chain: 13 draws in blocks
     of 5 (the last counting 3 of 5) equal 13 draws in one call, up to float32 rounding."""

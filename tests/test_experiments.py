@@ -621,6 +621,10 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
         ("target_accept = 1.0", "target_accept = 1.0: must be in (0, 1)"),
         ("initial_step_size = inf", "initial_step_size = inf: must be a finite number > 0"),
         ("initial_step_size = nan", "initial_step_size = nan: must be a finite number > 0"),
+        (
+            'platform = "cuda"',
+            "platform = 'cuda': must be one of cpu, gpu, tpu (or absent: JAX's default device)",
+        ),
     ],
 )
 def test_every_evidence_setting_is_checked_and_named(bad, message):
@@ -686,6 +690,26 @@ def test_check_prints_the_plan_and_warns_about_repeated_n(tmp_path):
     assert len(warning) == 1 and "alphas give an n already given by another" in warning[0]
     assert not (tmp_path / "runs").exists()
     assert dgep("--version").stdout.startswith("dgep ")
+
+
+def test_a_platform_is_an_execution_setting_checked_before_a_run(tmp_path):
+    """``platform`` (sampler, evidence) changes where points run, not their numbers: a sweep
+    resumes across it. One this machine lacks (a TPU, on the machines that run this suite) is
+    refused by ``dgep run`` with one line naming the key, before anything is written."""
+    base = parse_config(TINY + "[evidence]\n")
+    placed = load_config(
+        write(tmp_path, TINY + "[evidence]\n"),
+        overrides=['sampler.platform="cpu"', 'evidence.platform="cpu"'],
+    )
+    assert placed.sampler.platform == placed.evidence.platform == "cpu"
+    assert point_identity(placed.to_json()) == point_identity(base.to_json())
+    out = tmp_path / "out"
+    config = str(write(tmp_path, TINY))
+    refused = dgep("run", config, "--set", 'sampler.platform="tpu"', "--out", str(out))
+    assert refused.returncode == 2 and not out.exists()
+    assert refused.stderr.strip().splitlines() == [
+        f"dgep: error: {config}: [sampler].platform = 'tpu': this machine has no tpu device"
+    ]
 
 
 def test_overrides_are_applied_validated_and_recorded(tmp_path):
