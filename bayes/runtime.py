@@ -23,9 +23,10 @@ def check_platform(table: str, platform: object) -> None:
     """ValueError naming ``table.platform`` unless ``platform`` is one of ``PLATFORMS`` (whether
     this machine has it is ``platform_device``'s check, made where the program runs)."""
     if platform not in PLATFORMS:
+        names = ", ".join(name for name in PLATFORMS if name)
         raise ValueError(
-            f"{table}.platform = {platform!r}: must be one of cpu, gpu, tpu (or absent: JAX's "
-            "default device)"
+            f"{table}.platform = {platform!r}: must be one of {names} (or absent: JAX's default "
+            "device)"
         )
 
 

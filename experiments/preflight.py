@@ -103,13 +103,14 @@ def check_platforms(config: Config) -> None:
     asked = {"sampler": config.sampler.platform}
     if config.evidence is not None:
         asked["evidence"] = config.evidence.platform
+    asked = {table: platform for table, platform in asked.items() if platform is not None}
+    if asked:
+        prepare_process()
     for table, platform in asked.items():
-        if platform is not None:
-            prepare_process()
-            try:
-                platform_device(platform, f"[{table}].platform")
-            except ValueError as err:
-                raise ConfigError(f"{config.source}: {err}") from None
+        try:
+            platform_device(platform, f"[{table}].platform")
+        except ValueError as err:
+            raise ConfigError(f"{config.source}: {err}") from None
 
 
 def plan(config: Config) -> list[ShapePlan]:

@@ -318,58 +318,56 @@ def test_arviz_statistics_as_one_element_arrays(monkeypatch):
     np.testing.assert_array_equal(list(again.values()), list(plain.values()))  # NaN == NaN
 
 
-def test_networks_are_traced_with_full_precision_products(monkeypatch):
-    """JAX's default float32 matrix product on GPUs is TF32 (a 10-bit mantissa): the sampler and
-    the evidence trace every network output under ``MATMUL_PRECISION = "highest"`` (CPUs compute
-    float32 products in full precision either way)."""
+@pytest.fixture
+def traced(monkeypatch):
+    """The JAX settings in force, ``(matmul precision, default device)``, at every trace of a
+    network output from here on (the sampler's compiled functions are traced afresh)."""
     seen = []
     output = bayes.StudentNetwork.output
 
     def spy(self, *args):
-        seen.append(jax.config.jax_default_matmul_precision)
+        seen.append((jax.config.jax_default_matmul_precision, jax.config.jax_default_device))
         return output(self, *args)
 
     monkeypatch.setattr(bayes.StudentNetwork, "output", spy)
+    sampler._chain_function.cache_clear()
+    yield seen
+    sampler._chain_function.cache_clear()
+
+
+def test_networks_are_traced_with_full_precision_products(traced):
+    """JAX's default float32 matrix product on GPUs is TF32 (a 10-bit mantissa): the sampler and
+    the evidence trace every network output under ``MATMUL_PRECISION = "highest"`` (CPUs compute
+    float32 products in full precision either way)."""
     spec = TeacherSpec(activations=("tanh",), noise=0.1)
     teacher = ts.sample_teacher(spec, 5, 0)
     train, test = teacher.sample(10, 1), teacher.sample(20, 2)
-    sampler._chain_function.cache_clear()  # traced afresh, with the spy
     bayes.sample_posterior(teacher, train, test, bayes.SamplerConfig(num_warmup=20, num_samples=5))
-    sampler._chain_function.cache_clear()
-    traced_by_sampler = len(seen)
+    traced_by_sampler = len(traced)
     bayes.log_evidence(spec, train, bayes.EvidenceConfig(num_particles=16, replicas=2))
-    assert 0 < traced_by_sampler < len(seen)
-    assert set(seen) == {MATMUL_PRECISION} == {"highest"}
+    assert 0 < traced_by_sampler < len(traced)
+    assert {precision for precision, _ in traced} == {MATMUL_PRECISION} == {"highest"}
     assert jax.config.jax_default_matmul_precision is None  # scoped: the process keeps its own
 
 
-def test_the_platform_setting_places_sampler_and_evidence(monkeypatch):
+def test_the_platform_setting_places_sampler_and_evidence(traced):
     """``platform`` traces each program under ``jax.default_device`` of that JAX platform's first
     device, scoped (the process keeps its default); on this one-CPU machine the numbers are the
     default's. A platform the machine lacks is one ValueError naming the field, a name JAX does
     not use another."""
-    seen = []
-    output = bayes.StudentNetwork.output
-
-    def spy(self, *args):
-        seen.append((phase, jax.config.jax_default_device))
-        return output(self, *args)
-
-    monkeypatch.setattr(bayes.StudentNetwork, "output", spy)
     spec = TeacherSpec(activations=("tanh",), noise=0.1)
     teacher = ts.sample_teacher(spec, 5, 0)
     train, test = teacher.sample(10, 1), teacher.sample(20, 2)
-    runs, estimates = {}, {}
-    for phase in ("cpu", None):
-        sampler._chain_function.cache_clear()  # traced afresh, with the spy
-        cfg = bayes.SamplerConfig(num_warmup=20, num_samples=5, platform=phase)
-        runs[phase] = bayes.sample_posterior(teacher, train, test, cfg, seed=3)
-        evidence = bayes.EvidenceConfig(num_particles=16, replicas=2, platform=phase)
-        estimates[phase] = bayes.log_evidence(spec, train, evidence, seed=3)
-    sampler._chain_function.cache_clear()
-    cpu = jax.devices("cpu")[0]
-    assert {device for phase, device in seen if phase == "cpu"} == {cpu}
-    assert {device for phase, device in seen if phase is None} == {None}
+    runs, estimates, devices = {}, {}, {}
+    for platform in ("cpu", None):
+        sampler._chain_function.cache_clear()  # traced afresh
+        first = len(traced)
+        cfg = bayes.SamplerConfig(num_warmup=20, num_samples=5, platform=platform)
+        runs[platform] = bayes.sample_posterior(teacher, train, test, cfg, seed=3)
+        evidence = bayes.EvidenceConfig(num_particles=16, replicas=2, platform=platform)
+        estimates[platform] = bayes.log_evidence(spec, train, evidence, seed=3)
+        devices[platform] = {device for _, device in traced[first:]}
+    assert devices == {"cpu": {jax.devices("cpu")[0]}, None: {None}}
     assert jax.config.jax_default_device is None
     for key in runs[None].draws:
         np.testing.assert_array_equal(runs["cpu"].draws[key], runs[None].draws[key])

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.results import combine_sizes, mean_se, open_results, summarize
+from experiments.results import combine_sizes, extrapolate, mean_se, open_results, summarize
 from gle import equivalent_glm, free_entropy_theory, glm_log_evidence
 from teacher_student import TeacherSpec, problem_seeds, sample_teacher
 
@@ -41,12 +41,10 @@ def t_bound(cells: int, dof, sides: int = 1):
 
 
 def fit_dof(inv_d: np.ndarray, se: np.ndarray, dof: np.ndarray) -> float:
-    """Welch-Satterthwaite degrees of freedom of ``extrapolate``'s ``c0 = sum_i a_i m_i``, a
-    weighted least-squares line through means ``m_i`` with sample SEs ``se_i`` (``dof_i``):
-    ``(sum_i v_i)^2 / sum_i (v_i^2 / dof_i)``, ``v_i = a_i^2 se_i^2``."""
-    X = np.stack([np.ones_like(inv_d), inv_d], axis=1)
-    W = 1 / se**2
-    a = (np.linalg.inv(X.T @ (W[:, None] * X)) @ X.T * W)[0]
+    """Welch-Satterthwaite degrees of freedom of ``extrapolate``'s ``c0 = sum_i a_i m_i``, linear
+    in means ``m_i`` with sample SEs ``se_i`` (``dof_i``; ``a_i`` is ``c0`` of the i-th unit
+    vector): ``(sum_i v_i)^2 / sum_i (v_i^2 / dof_i)``, ``v_i = a_i^2 se_i^2``."""
+    a = np.array([extrapolate(inv_d, unit, se).value for unit in np.eye(len(se))])
     v = a**2 * se**2
     return float(v.sum() ** 2 / np.sum(v**2 / dof))
 
