@@ -5,7 +5,8 @@ The data come from the deep teacher, so ``E[f_deep - f_glm] = KL(p_deep(Y|X) || 
 d -> infinity: each paired difference must not be significantly negative (the tempered-SMC
 estimate of ``f_deep`` is biased low, which would show as one). Tolerances: each test asserts
 over a family of cells (settings x alphas x sizes) whose means have sample standard errors over
-8 teachers, so a cell's ``mean / SE`` is Student-t with 7 degrees of freedom, not normal: a fixed
+N teachers (8, or more where a precision round added some), so a cell's ``mean / SE`` is
+Student-t with N - 1 degrees of freedom, not normal: with 8 teachers a fixed
 3-SE cut has a one-sided false-alarm rate of 1.0 % per cell, 15 % over the 16 cells of one size
 and 47 % over all 64 if every difference were 0. The thresholds are instead Bonferroni bounds at
 a family-wise false-alarm rate ``FAMILY_LEVEL`` (``t_bound``)."""
@@ -50,9 +51,10 @@ def fit_dof(inv_d: np.ndarray, se: np.ndarray, dof: np.ndarray) -> float:
 
 
 def finished(ds):
-    """The (setting, d, alpha) cells with every listed seed finished."""
-    count = ds["free_entropy"].count("seed")
-    return count == ds.sizes["seed"]
+    """The (setting, d, alpha) cells with at least the config's listed seeds finished (a
+    standard-error target, ``[run] target_free_entropy_se``, adds seeds to some cells)."""
+    listed = len(json.loads(ds.attrs["config"])["run"]["seeds"])
+    return ds["free_entropy"].count("seed") >= listed
 
 
 def test_the_stored_replica_prediction_is_gles(run):
@@ -71,9 +73,10 @@ def test_the_stored_replica_prediction_is_gles(run):
 
 def test_the_deep_student_is_not_below_the_glm(run):
     """KL >= 0: ``free_entropy - free_entropy_glm`` is not significantly negative at any finished
-    (setting, d, alpha) (one-sided, ``t_bound`` over the finished cells: 5.2 SE for 16 cells
-    of 8 teachers), nor pooled over the alphas of each setting (32 teachers: 3.0 SE for 4).
-    Measured: lowest -3.5 SE per cell (the sign channel at d = 60, alpha = 2), -0.8 pooled."""
+    (setting, d, alpha) (one-sided, ``t_bound`` over the finished cells with each cell's
+    degrees of freedom: 5.2 SE for one of 16 cells of 8 teachers, 3.6 for 32), nor pooled over
+    the alphas of each setting (32-85 teachers: 2.9-3.0 SE for 4). Measured: lowest -3.5 SE per
+    cell (the sign channel at d = 60, alpha = 2), -0.2 pooled."""
     summary = summarize(run)
     done = finished(run)
     gap, se = summary["free_entropy_gap"], summary["free_entropy_gap_se"]
@@ -140,10 +143,10 @@ def test_the_low_bias_of_the_estimate_is_small(run):
 def test_the_extrapolated_paired_difference_vanishes():
     """The theorem: ``free_entropy - free_entropy_glm`` extrapolated in 1/d to d -> infinity is
     0 within ``t_bound`` (two-sided, over the 16 (setting, alpha), each with the
-    Welch-Satterthwaite degrees of freedom of its fit, ``fit_dof``, 15-21: 4.0-4.3 SE here), each
+    Welch-Satterthwaite degrees of freedom of its fit, ``fit_dof``, 16-33: 3.8-4.3 SE here), each
     fitted over the sizes where all its teachers are finished (d = 20-60). Measured: largest
     |z| 3.6, the sign channel at alpha = 2, whose d = 60 mean (-0.0011 +- 0.0003) weighs most;
-    every other within 1.4."""
+    every other within 1.6."""
     runs = [open_results(DATA / name / "results.nc") for name in RUNS]
     if sum(bool(finished(ds).all()) for ds in runs) < 2:
         pytest.skip("fewer than two complete sizes committed; the fit in 1/d needs two")
