@@ -7,7 +7,8 @@ replicas (16 by default: the SE of an SE from R replicas is about ``1 / sqrt(2 (
 it, 18 %):
 
 * ``dgep``: ``bayes.log_evidence`` at its defaults (512 particles, HMC moves whose step size is
-  adapted from one temperature to the next), and the same with 256 and 1024 particles;
+  adapted from one temperature to the next towards an acceptance of 0.65), the same with 256
+  and 1024 particles, and with the step adapted towards 0.8 and 0.9;
 * ``blackjax``: ``blackjax.adaptive_tempered_smc`` with one fixed HMC step size, as a user
   writes it (1024 particles, 5 moves of 16 leapfrog steps of size 0.05, target ESS 0.5).
 
@@ -16,13 +17,15 @@ temperatures x particles x moves x leapfrog steps, exact), the value, its SE, ``
 and ``SE x sqrt(gradients)``: the SE that one second, or one gradient, buys (lower is better),
 so the comparison is at equal cost; and ``shift``: the value minus the 1024-particle dgep
 value in units of their joint SE, where the log of an unbiased estimate, biased low by about
-half its variance, would show a bias of fewer particles.
+half its variance, would show a bias of fewer particles; and ``honesty``: the replicas read as
+estimates of 4 replicas each (a sweep point's default), the spread of their values over the
+mean SE they report, about 1 where the reported SE is honest (``honesty``).
 
 With ``--record FILE`` each finished (d, contender) measurement is appended to FILE (JSON
 lines) and a rerun with the same file and replicas measures only what is missing, so a long
 run (d = 60: hours) can be stopped and resumed without losing finished contenders.
 ``--only NAME`` measures just the named contenders (two processes on one record share the work);
-the table is printed once every contender at every size is recorded.
+the table has each recorded contender at each size whose reference is recorded.
 Run: python benchmarks/evidence.py [--replicas R] [--record FILE] [--only NAME ...] [D ...]
 (default sizes: 30 60)
 """
@@ -98,11 +101,12 @@ def plain_blackjax(train, seed: int, replicas: int) -> tuple[np.ndarray, np.ndar
     return np.asarray(log_z, dtype=float) / train.n, np.asarray(counts), per
 
 
-def dgep(particles: int):
-    """``bayes.log_evidence`` with ``particles`` particles, its other settings at the defaults."""
+def dgep(**settings):
+    """``bayes.log_evidence`` with ``settings`` of ``EvidenceConfig``, the others at the
+    defaults."""
 
     def estimate(train, seed: int, replicas: int) -> tuple[np.ndarray, np.ndarray, int]:
-        cfg = bayes.EvidenceConfig(num_particles=particles, replicas=replicas)
+        cfg = bayes.EvidenceConfig(**settings, replicas=replicas)
         est = bayes.log_evidence(SPEC, train, cfg, seed=seed)
         per = cfg.num_particles * cfg.num_mcmc_steps * cfg.num_leapfrog
         return est.replica_values, est.num_temperatures, per
@@ -111,10 +115,12 @@ def dgep(particles: int):
 
 
 CONTENDERS = {
-    "dgep (default, 512)": dgep(bayes.EvidenceConfig().num_particles),
+    "dgep (default, 512)": dgep(),
     "BlackJAX, plain (1024)": plain_blackjax,
-    "dgep, 1024 particles": dgep(1024),
-    "dgep, 256 particles": dgep(256),
+    "dgep, 1024 particles": dgep(num_particles=1024),
+    "dgep, 256 particles": dgep(num_particles=256),
+    "dgep, target_accept 0.8": dgep(target_accept=0.8),
+    "dgep, target_accept 0.9": dgep(target_accept=0.9),
 }
 REFERENCE = "dgep, 1024 particles"
 
@@ -158,11 +164,23 @@ def table_row(row: dict, reference: dict) -> str:
     mean, se = values.mean(), values.std(ddof=1) / np.sqrt(values.size)
     grads = int(counts.sum()) * row["gradients_per_temperature"]
     shift = shift_from(values, reference)
+    ratio = honesty(values)
     return (
         f"| {row['d']} | {row['estimator']} | {row['seconds']:.1f} | {counts.mean():.1f} | "
         f"{grads:.3g} | {mean:.4f} | {se:.5f} | {se * np.sqrt(row['seconds']):.4f} | "
-        f"{se * np.sqrt(grads):.2f} | {shift:+.1f} |"
+        f"{se * np.sqrt(grads):.2f} | {shift:+.1f} | {ratio:.2f} |"
     )
+
+
+def honesty(values: np.ndarray, group: int = 4) -> float:
+    """The replicas as ``len(values) // group`` estimates of ``group`` replicas: the SD of the
+    estimates over their mean reported SE (``SD / sqrt(group)`` within each); NaN for fewer
+    than two estimates."""
+    groups = values[: values.size // group * group].reshape(-1, group)
+    if groups.shape[0] < 2:
+        return float("nan")
+    reported = groups.std(axis=1, ddof=1).mean() / np.sqrt(group)
+    return float(groups.mean(axis=1).std(ddof=1) / reported)
 
 
 def shift_from(values: np.ndarray, reference: dict) -> float:
@@ -185,17 +203,18 @@ def main(sizes: list[int], replicas: int, record: Path | None, only: list[str]) 
     done.update(recorded(record, replicas))  # what another process recorded meanwhile
     missing = [f"d = {d}: {name}" for d in sizes for name in CONTENDERS if (d, name) not in done]
     if missing:
-        print("not yet recorded (the table waits for them):", "; ".join(missing))
-        return
+        print("not recorded (left out of the table):", "; ".join(missing))
     print(
         "| d | estimator | seconds | temperatures | gradient evaluations | f_deep | SE | "
-        "SE x sqrt(s) | SE x sqrt(gradients) | shift (SE) |"
+        "SE x sqrt(s) | SE x sqrt(gradients) | shift (SE) | honesty |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for d in sizes:
-        reference = done[d, REFERENCE]
+        if (d, REFERENCE) not in done:  # the shift needs it
+            continue
         for name in CONTENDERS:
-            print(table_row(done[d, name], reference))
+            if (d, name) in done:
+                print(table_row(done[d, name], done[d, REFERENCE]))
 
 
 if __name__ == "__main__":
