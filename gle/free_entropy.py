@@ -13,10 +13,13 @@ Its replica limit (``E`` over data, ``d -> infinity``), from section 4's mutual 
     sign:      E f_glm -> -i / alpha - E_c E_z h2(Phi((c + sqrt(rho) z) / sqrt(s2)))
 
 (``h2`` the binary entropy in nats: the label's entropy given the GLM's signal; averaged over
-the offset ``c ~ N(0, offset_var)`` like ``i``). At finite ``n`` the Gaussian channel's offset
-lowers ``E f_glm`` by ``offset_evidence_cost``: the rank-one term ``offset_var 1 1^T`` of ``K``
-adds ``ln(1 + offset_var 1^T K0^{-1} 1)`` to ``ln det K`` (``K0`` without it), while the data's
-own offset keeps ``E Y^T K^{-1} Y = n``; ``O(ln n / n)``, so absent from the limit.
+the offset ``c ~ N(0, offset_var)`` like ``i``). At finite ``n`` the offset, which the limit
+treats as known, lowers ``E f_glm`` by ``offset_evidence_cost``: integrating ``c`` out of
+``p(Y | X, c)`` by Laplace's method costs ``ln(1 + offset_var n J(c)) / (2n)``, with ``n J(c)``
+the curvature of ``ln p(Y | X, c)`` in ``c`` and ``J(c) = r(c) / alpha`` the fixed point's
+information per sample about a shift of the output (Gaussian channel: ``1^T K0^{-1} 1 / n``,
+exactly the rank-one term ``offset_var 1 1^T`` of ``K`` in ``ln det K``); ``O(ln n / n)``, so
+absent from the limit.
 """
 
 from __future__ import annotations
@@ -26,8 +29,14 @@ from scipy import linalg
 
 from .curve import bayes_optimal
 from .equivalent import EquivalentGLM, equivalent_glm
-from .fixed_point import FixedPoint, _check_alpha, offset_rule, probit_entropy
-from .ridge import ones_quadratic
+from .fixed_point import (
+    _CHUNK,
+    CHANNEL_SOLVERS,
+    FixedPoint,
+    _check_alpha,
+    offset_rule,
+    probit_entropy,
+)
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -59,24 +68,30 @@ def free_entropy_theory(
 ) -> np.ndarray:
     """The replica prediction ``E f_glm`` per sample over an alpha grid (nats per sample);
     ``fixed_point``: ``bayes_optimal(spec_or_glm, alpha)`` when already solved. With ``d``
-    (``n = alpha d`` samples), the Gaussian channel's prediction also subtracts the output
-    offset's finite-``n`` term ``offset_evidence_cost`` (the sign channel's is not derived)."""
+    (``n = alpha d`` samples), the prediction also subtracts the output offset's finite-``n``
+    term ``offset_evidence_cost``."""
     fp = bayes_optimal(spec_or_glm, alpha) if fixed_point is None else fixed_point
     glm = spec_or_glm if isinstance(spec_or_glm, EquivalentGLM) else equivalent_glm(spec_or_glm)
+    cost = 0.0 if d is None else offset_evidence_cost(fp.alpha, d, glm)
     if glm.channel == "gaussian":
-        cost = 0.0 if d is None else offset_evidence_cost(fp.alpha, d, glm)
         return -fp.mutual_information / fp.alpha - 0.5 * np.log(2 * np.pi * np.e * glm.s2) - cost
-    return -fp.mutual_information / fp.alpha - _label_entropy(glm)
+    return -fp.mutual_information / fp.alpha - _label_entropy(glm) - cost
 
 
 def offset_evidence_cost(alpha: np.ndarray | float, d: int, glm: EquivalentGLM) -> np.ndarray:
-    """What the output offset takes from ``E f_glm`` at ``n = alpha d`` samples (Gaussian
-    channel, module docstring): ``ln(1 + offset_var 1^T K0^{-1} 1) / (2 n)``, with
-    ``1^T K0^{-1} 1`` at large ``d`` (``ridge.ones_quadratic``); 0 when ``offset_var = 0``."""
+    """What the output offset takes from ``E f_glm`` at ``n = alpha d`` samples (module
+    docstring): ``E_c ln(1 + offset_var n J(c)) / (2n)``, ``c ~ N(0, offset_var)`` by
+    ``offset_rule``, with ``n J(c) = d r(c)`` from the channel's fixed point at offset ``c``
+    (Gaussian channel: ``1^T K0^{-1} 1``, ``ridge.ones_quadratic``, whatever ``c``); 0 when
+    ``offset_var = 0``."""
     alpha = _check_alpha(alpha)
     if glm.offset_var == 0:
         return np.zeros_like(alpha)
-    return np.log1p(glm.offset_var * ones_quadratic(alpha, d, glm)) / (2 * alpha * d)
+    c, weight = offset_rule(glm.offset_var)
+    solve = CHANNEL_SOLVERS[glm.channel].solve
+    parts = np.array_split(alpha, -(-alpha.size // _CHUNK))
+    r = np.concatenate([solve(part[:, None], glm.rho, glm.s2, c).r for part in parts])
+    return np.log1p(glm.offset_var * d * r) @ weight / (2 * alpha * d)
 
 
 def _label_entropy(glm: EquivalentGLM) -> float:
