@@ -19,7 +19,7 @@ so the comparison is at equal cost; and ``shift``: the value minus the 1024-part
 value in units of their joint SE, where the log of an unbiased estimate, biased low by about
 half its variance, would show a bias of fewer particles; and ``honesty``: the replicas read as
 estimates of 4 replicas each (a sweep point's default), the spread of their values over the
-mean SE they report, about 1 where the reported SE is honest (``honesty``).
+mean SE they report, about 1 where the reported SE is honest.
 
 With ``--record FILE`` each finished (d, contender) measurement is appended to FILE (JSON
 lines) and a rerun with the same file and replicas measures only what is missing, so a long
