@@ -12,6 +12,7 @@ target). ``s2 = delta_eff + Delta`` is the GLM's total noise.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -340,15 +341,32 @@ def solve_glm_ensemble(
         raise ValueError(f"offset_var = {offset_var!r}: must be a finite number >= 0")
     if channel == "gaussian" or offset_var == 0:
         return solve_glm(alpha, rho, delta_eff, noise, channel)
-    alpha = _check_alpha(alpha)
-    c, weight = offset_rule(offset_var, nodes)
     parts = []
-    for start in range(0, alpha.size, _CHUNK):
-        part = alpha[start : start + _CHUNK]
-        fp = solve_glm(part[:, None], rho, delta_eff, noise, channel, c)
+    for part, fp, weight in solve_at_offsets(
+        alpha, rho, delta_eff, noise, channel, offset_var, nodes
+    ):
         averaged = {f: getattr(fp, f) @ weight for f in FixedPoint._fields[1:-1]}
         parts.append(FixedPoint(part, **averaged, converged=fp.converged.all(axis=-1)))
     return FixedPoint(*(np.concatenate(values) for values in zip(*parts, strict=True)))
+
+
+def solve_at_offsets(
+    alpha: np.ndarray | float,
+    rho: float,
+    delta_eff: float,
+    noise: float,
+    channel: str,
+    offset_var: float,
+    nodes: int = OFFSET_NODES,
+) -> Iterator[tuple[np.ndarray, FixedPoint, np.ndarray]]:
+    """``solve_glm`` at each node ``c`` of ``offset_rule(offset_var, nodes)``, by chunks of
+    ``_CHUNK`` alphas (memory): per chunk the alphas, the fixed point (chunk x nodes) and the
+    nodes' weights, so that ``E_c g(c) ~ g @ weight``."""
+    alpha = _check_alpha(alpha)
+    c, weight = offset_rule(offset_var, nodes)
+    for start in range(0, alpha.size, _CHUNK):
+        part = alpha[start : start + _CHUNK]
+        yield part, solve_glm(part[:, None], rho, delta_eff, noise, channel, c), weight
 
 
 def damped_iteration(

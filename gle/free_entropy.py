@@ -29,14 +29,7 @@ from scipy import linalg
 
 from .curve import bayes_optimal
 from .equivalent import EquivalentGLM, equivalent_glm
-from .fixed_point import (
-    _CHUNK,
-    CHANNEL_SOLVERS,
-    FixedPoint,
-    _check_alpha,
-    offset_rule,
-    probit_entropy,
-)
+from .fixed_point import FixedPoint, _check_alpha, offset_rule, probit_entropy, solve_at_offsets
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -81,17 +74,15 @@ def free_entropy_theory(
 def offset_evidence_cost(alpha: np.ndarray | float, d: int, glm: EquivalentGLM) -> np.ndarray:
     """What the output offset takes from ``E f_glm`` at ``n = alpha d`` samples (module
     docstring): ``E_c ln(1 + offset_var n J(c)) / (2n)``, ``c ~ N(0, offset_var)`` by
-    ``offset_rule``, with ``n J(c) = d r(c)`` from the channel's fixed point at offset ``c``
+    ``solve_at_offsets``, with ``n J(c) = d r(c)`` from the fixed point at offset ``c``
     (Gaussian channel: ``1^T K0^{-1} 1``, ``ridge.ones_quadratic``, whatever ``c``); 0 when
     ``offset_var = 0``."""
     alpha = _check_alpha(alpha)
     if glm.offset_var == 0:
         return np.zeros_like(alpha)
-    c, weight = offset_rule(glm.offset_var)
-    solve = CHANNEL_SOLVERS[glm.channel].solve
-    parts = np.array_split(alpha, -(-alpha.size // _CHUNK))
-    r = np.concatenate([solve(part[:, None], glm.rho, glm.s2, c).r for part in parts])
-    return np.log1p(glm.offset_var * d * r) @ weight / (2 * alpha * d)
+    args = (glm.rho, glm.delta_eff, glm.noise, glm.channel, glm.offset_var)
+    cost = [np.log1p(glm.offset_var * d * fp.r) @ w for _, fp, w in solve_at_offsets(alpha, *args)]
+    return np.concatenate(cost) / (2 * alpha * d)
 
 
 def _label_entropy(glm: EquivalentGLM) -> float:
