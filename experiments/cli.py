@@ -161,13 +161,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _run(config, Path(args.out), args)
 
 
-def cmd_rebuild(args: argparse.Namespace) -> None:
+def _directory_config(root: Path) -> Config:
+    """The configuration a sweep directory was written with (``DIR/config.json``)."""
     import json
 
-    from .results import write_results
-    from .store import ResultStore
-
-    root = Path(args.directory)
     path = root / "config.json"
     if not path.exists():
         raise FileNotFoundError(
@@ -175,15 +172,48 @@ def cmd_rebuild(args: argparse.Namespace) -> None:
         )
     raw = json.loads(path.read_text())
     provenance = raw.pop("provenance", {})
-    config = Config(
+    return Config(
         raw, provenance.get("source", str(path)), overrides=provenance.get("overrides", ())
     )
+
+
+def cmd_rebuild(args: argparse.Namespace) -> None:
+    from .results import write_results
+    from .store import ResultStore
+
+    root = Path(args.directory)
+    config = _directory_config(root)
     store = ResultStore(root)
     store.try_lock()  # a running sweep's directory is read, not repaired
     try:
         _report(write_results(config, store), root)
     finally:
         store.unlock()
+
+
+def cmd_teacher_law(args: argparse.Namespace) -> None:
+    from filelock import FileLock, Timeout
+    from tqdm import tqdm
+
+    from .law import LAW_FILE, check_settings, missing_teachers, update_teacher_law
+
+    if args.teachers < 2:
+        raise ValueError(f"--teachers = {args.teachers}: must be at least 2")
+    root = Path(args.directory)
+    config = _directory_config(root)
+    settings = check_settings(config, args.setting)
+    lock = FileLock(root / f".{LAW_FILE}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ValueError(f"{root / LAW_FILE}: another dgep teacher-law is writing it") from None
+    try:
+        todo = missing_teachers(config, root, args.teachers, settings)
+        with tqdm(total=todo, unit="teacher", disable=args.no_progress) as bar:
+            path = update_teacher_law(config, root, args.teachers, settings, bar.update)
+    finally:
+        lock.release()
+    print(f"wrote {path} ({todo} teachers measured)")
 
 
 def _print_summary(ds, markdown: bool = False) -> None:
@@ -324,6 +354,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("directory", help="a sweep directory (written by dgep run)")
     p.set_defaults(func=cmd_rebuild)
+    p = sub.add_parser(
+        "teacher-law",
+        help="measure independent teachers of a sweep's settings and sizes into "
+        "DIR/teacher_law.nc: the summary's control variate of f_deep - f_glm (resumable)",
+    )
+    p.add_argument("directory", help="a sweep directory (written by dgep run)")
+    p.add_argument(
+        "--teachers", type=int, default=1000, help="teachers per setting and d (default 1000)"
+    )
+    p.add_argument(
+        "--setting",
+        type=int,
+        action="append",
+        default=[],
+        help="only this setting (an index of the sweep's, from 0); repeatable (default: all)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_teacher_law)
     p = sub.add_parser("summary", help="mean +- SE over seeds and d -> infinity")
     p.add_argument("results", help="a results.nc, or a sweep directory holding one")
     p.add_argument(

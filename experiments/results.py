@@ -13,6 +13,7 @@ import numpy as np
 from teacher_student import Estimate
 
 from .config import GRIDS, Config, grid_values
+from .law import LAW_FILE, attach_law
 from .store import (
     Point,
     ResultStore,
@@ -237,7 +238,8 @@ def write_results(config: Config, store: ResultStore) -> Path:
 
 def open_results(path: str | Path) -> xr.Dataset:
     """Load a results file (or ``DIR/results.nc`` of a sweep directory) with a ``setting``
-    dimension (added when the sweep had one setting)."""
+    dimension (added when the sweep had one setting) and the teacher law of ``dgep
+    teacher-law`` beside it, if there is one (``law.attach_law``)."""
     import xarray as xr
 
     path = Path(path)
@@ -260,10 +262,10 @@ def open_results(path: str | Path) -> xr.Dataset:
             f"{path}: not the results of a sweep (no eps_bayes over d, alpha and seed); "
             "`dgep run` writes them as DIR/results.nc"
         )
-    if "setting" in ds.dims:
-        return ds
-    label = np.atleast_1d(ds["setting_label"].values)
-    return ds.expand_dims("setting").assign_coords(setting_label=("setting", label))
+    if "setting" not in ds.dims:
+        label = np.atleast_1d(ds["setting_label"].values)
+        ds = ds.expand_dims("setting").assign_coords(setting_label=("setting", label))
+    return attach_law(ds, path.parent / LAW_FILE)
 
 
 def select_settings(ds: xr.Dataset, settings: list[int]) -> xr.Dataset:
@@ -343,6 +345,60 @@ def fit_chi2(inv_d: np.ndarray, mean: np.ndarray, se: np.ndarray, order: int) ->
     return _weighted_fit(inv_d, mean, se, order)[2]
 
 
+def _regression_estimate(gap: np.ndarray, z: np.ndarray, mu: float) -> tuple[float, float]:
+    """``(mean(gap) + b (mu - mean(z)), b)``, ``b`` the least-squares slope of ``gap`` on ``z``."""
+    dz = z - z.mean()
+    slope = float(dz @ (gap - gap.mean())) / float(dz @ dz)
+    return float(gap.mean() + slope * (mu - z.mean())), slope
+
+
+def control_variate(gap: np.ndarray, z: np.ndarray, z_law: np.ndarray) -> np.ndarray:
+    """Regression (control-variate) estimate of the mean of ``gap`` over teachers and its SE,
+    from the covariate ``z`` of the same teachers and ``z_law`` of ``M`` independent ones
+    (docs/theory.md 8.1): with ``b`` the least-squares slope of ``gap`` on ``z`` over the ``N``
+    teachers,
+
+        estimate = mean(gap) + b (mean(z_law) - mean(z)),
+        SE^2 = SE_jack^2 + b^2 Var(z_law) / M,
+
+    ``SE_jack`` the leave-one-teacher-out jackknife SE of the estimate at fixed ``mean(z_law)``
+    (robust to a spread of ``gap`` about the line that grows with ``z``). NaN entries are
+    skipped; ``[nan, nan]`` with fewer than 3 teachers, 2 independent ones or a constant ``z``."""
+    ok = np.isfinite(gap) & np.isfinite(z)
+    gap, z, z_law = gap[ok], z[ok], z_law[np.isfinite(z_law)]
+    num, num_law = len(gap), len(z_law)
+    leave_one = [np.delete(np.arange(num), i) for i in range(num)]
+    if num < 3 or num_law < 2 or any(np.ptp(z[rest]) == 0 for rest in leave_one):
+        return np.array([np.nan, np.nan])
+    mu = float(z_law.mean())
+    estimate, slope = _regression_estimate(gap, z, mu)
+    jack = np.array([_regression_estimate(gap[rest], z[rest], mu)[0] for rest in leave_one])
+    var_jack = (num - 1) / num * float(np.sum((jack - jack.mean()) ** 2))
+    return np.array([estimate, np.sqrt(var_jack + slope**2 * z_law.var(ddof=1) / num_law)])
+
+
+def law_covariate(delta_eff_teacher: xr.DataArray, delta_eff: xr.DataArray) -> xr.DataArray:
+    """The control variate's covariate ``(Delta_eff_T - Delta_eff)^2`` (docs/theory.md 8.1)."""
+    return (delta_eff_teacher - delta_eff) ** 2
+
+
+def free_entropy_control(ds: xr.Dataset) -> xr.DataArray:
+    """``control_variate`` of ``free_entropy - free_entropy_glm`` per (setting, d, alpha), with the
+    law of ``dgep teacher-law`` (``law_delta_eff_teacher``) in ``ds``; ``fit`` = (estimate, SE)."""
+    import xarray as xr
+
+    delta_eff = ds["delta_eff_theory"].mean("seed")
+    return xr.apply_ufunc(
+        control_variate,
+        free_entropy_gap(ds),
+        law_covariate(ds["delta_eff_teacher"], delta_eff),
+        law_covariate(ds["law_delta_eff_teacher"], delta_eff),
+        input_core_dims=[["seed"], ["seed"], ["law_teacher"]],
+        output_core_dims=[["fit"]],
+        vectorize=True,
+    )
+
+
 NISHIMORI_GAPS = ("nishimori_eps_gap", "nishimori_overlap_gap")
 #: teacher-started minus prior-started chains (``init = "mixed"``; NaN otherwise)
 START_GAPS = ("start_gap_gibbs", "start_gap_overlap")
@@ -361,17 +417,22 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     to ``d -> infinity`` (``*_inf``, ``*_inf_se``) next to the ensemble theory. The Nishimori gaps
     (zero in expectation at any size, docs/theory.md 5) are also pooled over d and seeds
     (``*_pooled``, ``*_pooled_se``), and so are the start gaps of mixed-start runs (zero in
-    equilibrium)."""
+    equilibrium). With free-entropy columns: ``free_entropy_gap`` (``f_deep - f_glm``), and with
+    a teacher law (``dgep teacher-law``) its control-variate estimate ``free_entropy_gap_cv``."""
     import xarray as xr
 
     out = {}
     ds = ds.assign(paired_diff=paired_difference(ds))
-    names = ["eps_bayes", "eps_gibbs", "paired_diff", "overlap_st", "overlap_ss"]
+    estimates = {
+        name: mean_se(ds[name])
+        for name in ("eps_bayes", "eps_gibbs", "paired_diff", "overlap_st", "overlap_ss")
+    }
     if "free_entropy" in ds and int(ds["free_entropy"].count()):
-        ds = ds.assign(free_entropy_gap=free_entropy_gap(ds))
-        names.append("free_entropy_gap")
-    for name in names:
-        mean, se = mean_se(ds[name])
+        estimates["free_entropy_gap"] = mean_se(free_entropy_gap(ds))
+        if "law_delta_eff_teacher" in ds:
+            fit = free_entropy_control(ds)
+            estimates["free_entropy_gap_cv"] = fit.isel(fit=0), fit.isel(fit=1)
+    for name, (mean, se) in estimates.items():
         out[name], out[f"{name}_se"] = mean, se
         fit = xr.apply_ufunc(
             lambda m, s: np.array(extrapolate(1 / ds["d"].values, m, s)),
@@ -399,6 +460,13 @@ def equilibrium_gaps(summary: xr.Dataset) -> tuple[str, ...]:
     the start gaps when the sweep had mixed starts."""
     started = tuple(g for g in START_GAPS if g in summary and int(summary[g].count()))
     return NISHIMORI_GAPS + started
+
+
+#: how the summary names the free-entropy differences
+EVIDENCE_COLUMNS = {
+    "free_entropy_gap": "f_deep - f_glm",
+    "free_entropy_gap_cv": "f_deep - f_glm cv",
+}
 
 
 def _table(head: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
@@ -440,9 +508,9 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
         fits = ["paired"] if one_d else ["d->inf", "paired d->inf"]
         head = ["alpha", "theory", *(f"d={d}" for d in ds_), *fits]
         gaps = equilibrium_gaps(sub)
-        evidence = "free_entropy_gap" in sub
+        evidence = [g for g in ("free_entropy_gap", "free_entropy_gap_cv") if g in sub]
         head += [*(GAP_COLUMNS[g] for g in gaps)]
-        head += [f"f_deep - f_glm{'' if one_d else ' d->inf'}"] if evidence else []
+        head += [f"{EVIDENCE_COLUMNS[g]}{'' if one_d else ' d->inf'}" for g in evidence]
         head += ["seeds"]
         rows = []
         for a in sub["alpha"].values:
@@ -456,11 +524,10 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
                 *(f"{g}_pooled" for g in gaps),
             )
             cells += [_pm(r[name], r[f"{name}_se"]) for name in names]
-            if evidence:
-                gap = "free_entropy_gap" if one_d else "free_entropy_gap_inf"
-                value = r[gap].isel(d=0) if one_d else r[gap]
-                se = r[f"{gap}_se"].isel(d=0) if one_d else r[f"{gap}_se"]
-                cells.append(_pm(value, se))
+            for gap in evidence:
+                name = gap if one_d else f"{gap}_inf"
+                value, se = r[name], r[f"{name}_se"]
+                cells.append(_pm(value.isel(d=0), se.isel(d=0)) if one_d else _pm(value, se))
             cells.append("/".join(str(int(n)) for n in r["n_seeds"].values))
             rows.append(cells)
         lines += _table(head, rows, markdown)

@@ -22,10 +22,10 @@ import numpy as np
 from teacher_student import (
     Data,
     TeacherSpec,
-    measure_teacher,
     num_samples,
     problem_seeds,
     sample_teacher,
+    seed_teacher_stats,
 )
 
 from .config import Config
@@ -147,7 +147,7 @@ def run_point(
         idata = to_inference_data(run)
         atomic_write(Path(draws_dir) / f"{point.key}.nc", lambda p: idata.to_netcdf(str(p)))
 
-    stats = measure_teacher(teacher, teacher_inputs, seed=seeds.test + 1)
+    stats = seed_teacher_stats(spec, point.d, point.seed, teacher_inputs)
     teacher_values = {
         "rho_teacher": stats.rho,
         "rho_teacher_se": stats.rho_se,

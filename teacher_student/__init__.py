@@ -6,6 +6,7 @@ Public API::
     teacher = sample_teacher(spec, d=100, seed=0)
     train = teacher.sample(n=200, seed=1)            # Data(x, f_star, y, attrs)
     stats = measure_teacher(teacher)                 # rho_T, Var f*, Delta_eff_T
+    law = teacher_law(spec, 100, range(1000))        # those stats over 1000 teachers
     glm = sample_glm_teacher(spec, 100, 0, rho=..., delta_eff=...)   # equivalent GLM
 
 No JAX is imported here.
@@ -14,7 +15,15 @@ No JAX is imported here.
 from .activations import Activation, activation_names, get_activation, register_activation
 from .data import Data
 from .estimate import Estimate
-from .linear_part import TeacherStats, linear_overlaps, measure_teacher
+from .linear_part import (
+    LAW_FIRST_SEED,
+    TeacherLaw,
+    TeacherStats,
+    linear_overlaps,
+    measure_teacher,
+    seed_teacher_stats,
+    teacher_law,
+)
 from .network import layer_activations, network_output
 from .spec import CHANNELS, TeacherSpec, check_dimension
 from .teacher import (
@@ -30,12 +39,14 @@ from .teacher import (
 
 __all__ = [
     "CHANNELS",
+    "LAW_FIRST_SEED",
     "Activation",
     "Data",
     "Estimate",
     "GLMTeacher",
     "ProblemSeeds",
     "Teacher",
+    "TeacherLaw",
     "TeacherSpec",
     "TeacherStats",
     "activation_names",
@@ -51,4 +62,6 @@ __all__ = [
     "register_activation",
     "sample_glm_teacher",
     "sample_teacher",
+    "seed_teacher_stats",
+    "teacher_law",
 ]

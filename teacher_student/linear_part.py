@@ -11,11 +11,13 @@ the bias ``E|x|^2 f g / N``, are removed).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
 
-from .teacher import Teacher, check_num_samples, input_rng
+from .spec import TeacherSpec
+from .teacher import Teacher, check_num_samples, input_rng, problem_seeds, sample_teacher
 
 
 def linear_overlaps(x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
@@ -79,3 +81,40 @@ def measure_teacher(
     return TeacherStats(
         float(rho), float(rho_se), float(var_f), float(mean_f), float(var_f - rho), N
     )
+
+
+def seed_teacher_stats(
+    spec: TeacherSpec, d: int, seed: int, num_inputs: int = 200_000
+) -> TeacherStats:
+    """``measure_teacher`` of the teacher of seed ``seed`` as a sweep point measures it: the
+    teacher ``sample_teacher(spec, d, problem_seeds(seed).teacher)`` on ``num_inputs`` inputs of
+    the test seed + 1."""
+    seeds = problem_seeds(seed)
+    return measure_teacher(sample_teacher(spec, d, seeds.teacher), num_inputs, seed=seeds.test + 1)
+
+
+class TeacherLaw(NamedTuple):
+    """``TeacherStats`` of independent teachers of one spec and ``d`` (one entry per seed): a
+    sample of the law over teachers of the per-teacher columns (docs/theory.md 8.1)."""
+
+    seeds: np.ndarray
+    rho: np.ndarray
+    delta_eff: np.ndarray
+    mean_f: np.ndarray
+
+
+#: the first seed of ``teacher_law``'s teachers in ``dgep teacher-law``: above any sweep's seeds,
+#: so that the law's teachers are independent of the sweep's
+LAW_FIRST_SEED = 1_000_000
+
+
+def teacher_law(
+    spec: TeacherSpec, d: int, seeds: Iterable[int], num_inputs: int = 200_000
+) -> TeacherLaw:
+    """``seed_teacher_stats`` of the teacher of each seed in ``seeds``."""
+    seeds = np.array(list(seeds), dtype=np.int64)
+    stats = [seed_teacher_stats(spec, d, int(s), num_inputs) for s in seeds]
+    rho, delta_eff, mean_f = (
+        np.array([(s.rho, s.delta_eff, s.mean_f) for s in stats], dtype=float).reshape(-1, 3).T
+    )
+    return TeacherLaw(seeds, rho, delta_eff, mean_f)

@@ -140,6 +140,55 @@ def test_the_low_bias_of_the_estimate_is_small(run):
     assert bool((bias < se).where(done, True).all()), (bias / se).values
 
 
+def law_runs():
+    """The committed sizes with a teacher law (``dgep teacher-law``, docs/theory.md 8.1)."""
+    runs = [open_results(DATA / name / "results.nc") for name in RUNS]
+    return [ds for ds in runs if "law_delta_eff_teacher" in ds]
+
+
+def test_the_teacher_law_is_the_law_of_the_sweeps_teachers():
+    """The law's ``Delta_eff_T`` (independent teachers) and the sweep's (its seeds; a seed's
+    teacher is the same at every alpha) have the same mean at every (setting, d) the law has:
+    Welch t within ``t_bound`` (two-sided) over those cells, with the sweep's N - 1 degrees of
+    freedom. A law measured another way (other inputs, another teacher) would fail it."""
+    cells = []
+    for ds in law_runs():
+        sweep = ds["delta_eff_teacher"].isel(alpha=0)
+        law = ds["law_delta_eff_teacher"]
+        for s in ds["setting"].values:
+            for d in ds["d"].values:
+                a, b = (v.sel(setting=s, d=d).values for v in (sweep, law))
+                a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+                if len(b) > 1:
+                    se = np.hypot(a.std(ddof=1) / np.sqrt(len(a)), b.std(ddof=1) / np.sqrt(len(b)))
+                    cells.append(((a.mean() - b.mean()) / se, len(a) - 1))
+    if not cells:
+        pytest.skip("no teacher law committed")
+    for t, dof in cells:
+        assert abs(t) < t_bound(len(cells), dof, sides=2), cells
+
+
+def test_the_control_variate_is_not_below_the_glm():
+    """KL >= 0 for the control-variate estimate too (``f_deep - f_glm cv``, docs/theory.md 8.1):
+    not significantly negative at any finished (setting, d, alpha) with a law (one-sided,
+    ``t_bound`` over those cells with N - 2 degrees of freedom)."""
+    cells = []
+    for ds in law_runs():
+        summary = summarize(ds)
+        done = finished(ds) & summary["free_entropy_gap_cv_se"].notnull()
+        z = (summary["free_entropy_gap_cv"] / summary["free_entropy_gap_cv_se"]).where(done)
+        dof = ds["free_entropy"].count("seed") - 2
+        cells += [
+            (float(t), int(n))
+            for t, n in zip(z.values.ravel(), dof.values.ravel(), strict=True)
+            if np.isfinite(t)
+        ]
+    if not cells:
+        pytest.skip("no teacher law committed")
+    for t, dof in cells:
+        assert t > -t_bound(len(cells), dof), cells
+
+
 def test_the_extrapolated_paired_difference_vanishes():
     """The theorem: ``free_entropy - free_entropy_glm`` extrapolated in 1/d to d -> infinity is
     0 within ``t_bound`` (two-sided, over the 16 (setting, alpha), each with the
