@@ -126,9 +126,10 @@ class RunTable(BaseModel):
     """``seeds``: run at every point. ``target_rel_se``: then add seeds (continuing after the
     largest, at most ``max_seeds`` per point) wherever the standard error of the paired difference
     ``eps_bayes - eps_theory_teacher`` exceeds this fraction of the mean ``eps_bayes``.
-    ``target_free_entropy_se``: the same where the standard error over seeds of
-    ``free_entropy - free_entropy_glm`` exceeds this many nats per sample (needs ``[evidence]``).
-    """
+    ``target_free_entropy_se``: the same where the standard error of the mean
+    ``free_entropy - free_entropy_glm`` exceeds this many nats per sample (needs ``[evidence]``;
+    with a teacher law in the sweep's directory, the smaller of the SE over seeds and the control
+    variate's, ``sweep.free_entropy_se``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     seeds: list[int] = Field(default_factory=lambda: [0])

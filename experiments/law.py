@@ -126,6 +126,23 @@ def missing_teachers(config: Config, root: Path, num_teachers: int, settings: li
     return sum(len(_missing(law, s, d)) for s in settings for d in config.data.d)
 
 
+def law_delta_eff(root: Path) -> dict[tuple[int, int], np.ndarray]:
+    """``law_delta_eff_teacher`` of ``root/teacher_law.nc`` per (setting, d), its measured
+    teachers only; empty without the file."""
+    import xarray as xr
+
+    path = root / LAW_FILE
+    if not path.exists():
+        return {}
+    law = xr.load_dataset(path, engine="h5netcdf")["law_delta_eff_teacher"]
+    out = {}
+    for setting in law["setting"].values:
+        for d in law["d"].values:
+            x = law.sel(setting=setting, d=d).values
+            out[(int(setting), int(d))] = x[np.isfinite(x)]
+    return out
+
+
 def attach_law(ds: xr.Dataset, path: Path) -> xr.Dataset:
     """``ds`` (a sweep's results) with the law of ``path`` on its settings and sizes, if the file
     exists (NaN at sizes it lacks)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +30,8 @@ from teacher_student import (
 
 from .config import Config
 from .estimators import estimator_values
-from .results import write_results
+from .law import law_delta_eff
+from .results import control_variate, law_covariate, write_results
 from .store import (
     Point,
     ResultStore,
@@ -54,40 +55,63 @@ def sweep_points(config: Config) -> list[Point]:
     ]
 
 
-def seeds_wanted(num: int, diff: np.ndarray, bound: float) -> int:
-    """Seeds one shape needs for ``SE(diff) <= bound``, from the ``num`` finished ones
-    (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy."""
+def seeds_wanted(num: int, se: float, bound: float) -> int:
+    """Seeds one shape needs for ``se <= bound``, from the standard error ``se`` of its ``num``
+    finished ones (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy."""
     if num < 2:
         return 2
-    se = diff.std(ddof=1) / np.sqrt(num)
     if not se > bound:  # also when NaN: nothing to aim at
         return num
     return min(2 * num, int(np.ceil(num * (se / bound) ** 2)))
 
 
+def standard_error(diff: np.ndarray) -> float:
+    """Standard error of the mean of ``diff`` over seeds (NaN below 2 seeds)."""
+    return float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else np.nan
+
+
+def free_entropy_se(values: list[dict[str, Any]], law: np.ndarray | None = None) -> float:
+    """SE of the mean ``free_entropy - free_entropy_glm`` over one shape's finished ``values``;
+    with ``law``, the shape's ``Delta_eff_T`` of independent teachers (``dgep teacher-law``), the
+    smaller of it and the control variate's SE (docs/theory.md 8.1), the two estimates that
+    ``dgep summary`` reports."""
+    gap = np.array([free_entropy_gap(v) for v in values])
+    se = standard_error(gap)
+    if law is None or not values:
+        return se
+    delta_eff = np.mean([v["delta_eff_theory"] for v in values])
+    z = law_covariate(np.array([v["delta_eff_teacher"] for v in values]), delta_eff)
+    return float(np.fmin(se, control_variate(gap, z, law_covariate(law, delta_eff))[1]))
+
+
 def precision_targets(
-    config: Config, values: list[dict[str, Any]]
-) -> list[tuple[np.ndarray, float]]:
-    """``(diff, bound)`` per standard-error target of ``[run]`` over one shape's finished
-    ``values``: ``target_rel_se`` bounds the paired difference by that fraction of the mean
-    ``eps_bayes``, ``target_free_entropy_se`` bounds ``free_entropy - free_entropy_glm``."""
+    config: Config, values: list[dict[str, Any]], law: np.ndarray | None = None
+) -> list[tuple[float, float]]:
+    """``(se, bound)`` per standard-error target of ``[run]`` over one shape's finished
+    ``values``: ``target_rel_se`` bounds the SE of the paired difference by that fraction of the
+    mean ``eps_bayes``, ``target_free_entropy_se`` bounds ``free_entropy_se(values, law)``."""
     run, out = config.run, []
     if run.target_rel_se is not None:
         eps = np.array([v["eps_bayes"] for v in values])
         bound = run.target_rel_se * abs(eps.mean()) if values else np.nan
-        out.append((np.array([paired_difference(v) for v in values]), bound))
+        out.append((standard_error(np.array([paired_difference(v) for v in values])), bound))
     if run.target_free_entropy_se is not None:
-        gap = np.array([free_entropy_gap(v) for v in values])
-        out.append((gap, run.target_free_entropy_se))
+        out.append((free_entropy_se(values, law), run.target_free_entropy_se))
     return out
 
 
-def more_points(config: Config, records: Iterable[dict[str, Any]]) -> list[Point]:
+def more_points(
+    config: Config,
+    records: Iterable[dict[str, Any]],
+    law: Mapping[tuple[int, int], np.ndarray] | None = None,
+) -> list[Point]:
     """With a standard-error target in ``[run]``: the next seeds of every shape whose finished
     seeds do not reach it (``seeds_wanted`` of each of ``precision_targets``, the most wanted,
-    up to ``max_seeds``), from ``RunTable.seed_sequence``."""
+    up to ``max_seeds``), from ``RunTable.seed_sequence``. ``law`` maps (setting, d) to the
+    teacher law's ``Delta_eff_T`` (``law.law_delta_eff``) for the free-entropy target."""
     if not config.run.adds_seeds:
         return []
+    law = law or {}
     finished: dict[tuple[int, int, float], list[dict[str, float]]] = {}
     for record in records:
         if record["status"] == "ok":
@@ -97,8 +121,8 @@ def more_points(config: Config, records: Iterable[dict[str, Any]]) -> list[Point
     out = []
     for shape in dict.fromkeys(p[:3] for p in sweep_points(config)):
         values = finished.get(shape, [])
-        targets = precision_targets(config, values)
-        want = max(seeds_wanted(len(values), diff, bound) for diff, bound in targets)
+        targets = precision_targets(config, values, law.get(shape[:2]))
+        want = max(seeds_wanted(len(values), se, bound) for se, bound in targets)
         out += [Point(*shape, seed) for seed in sequence[: min(want, len(sequence))]]
     return out
 
@@ -324,7 +348,8 @@ def _sweep(
     records = store.records()
     done = _finished(records)
     attempted: set[str] = set()
-    points = sweep_points(config) + more_points(config, records)
+    law = law_delta_eff(store.root)
+    points = sweep_points(config) + more_points(config, records, law)
     todo = [p for p in dict.fromkeys(points) if p.key not in done]
     total = len(done) + len(todo)  # the bar starts at its first round's size (no empty bar)
     with tqdm(total=total, initial=len(done), disable=not progress, unit="point") as bar:
@@ -337,7 +362,7 @@ def _sweep(
             attempted |= {p.key for p in todo}
             records = store.records()
             done = _finished(records)
-            points = more_points(config, records)
+            points = more_points(config, records, law)
             todo = [p for p in dict.fromkeys(points) if p.key not in done | attempted]
             bar.total += len(todo)
             bar.refresh()

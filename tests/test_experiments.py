@@ -560,15 +560,16 @@ def test_padding_n_is_a_run_option():
 
 
 def test_seeds_wanted_follows_the_standard_error():
-    from experiments.sweep import seeds_wanted
+    from experiments.sweep import seeds_wanted, standard_error
 
     paired = np.random.default_rng(0).normal(size=16)
-    paired = 0.04 * (paired - paired.mean()) / paired.std(ddof=1)  # SE 0.01
-    assert seeds_wanted(16, paired, 0.011) == 16
-    assert seeds_wanted(16, paired, 0.008) == 25  # (0.01 / bound)^2 x 16 seeds
-    assert seeds_wanted(16, paired, 0.005) == 32  # 64 wanted, at most doubled per round
-    assert seeds_wanted(1, paired[:1], 0.005) == 2
-    assert seeds_wanted(16, np.full(16, np.nan), 0.005) == 16
+    paired = 0.04 * (paired - paired.mean()) / paired.std(ddof=1)
+    assert standard_error(paired) == pytest.approx(0.01)
+    assert seeds_wanted(16, 0.01, 0.011) == 16
+    assert seeds_wanted(16, 0.01, 0.008) == 25  # (0.01 / bound)^2 x 16 seeds
+    assert seeds_wanted(16, 0.01, 0.005) == 32  # 64 wanted, at most doubled per round
+    assert seeds_wanted(1, standard_error(paired[:1]), 0.005) == 2
+    assert seeds_wanted(16, standard_error(np.full(16, np.nan)), 0.005) == 16
 
 
 def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise():
@@ -603,6 +604,41 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
     no_evidence = "[run]\ntarget_free_entropy_se = 0.002"
     with pytest.raises(ConfigError, match=r"\[run\].target_free_entropy_se = 0.002: needs an"):
         parse_config(TINY.replace("[run]", no_evidence), "tiny", sampler=False)
+
+
+def test_with_a_teacher_law_the_free_entropy_target_reads_the_control_variate():
+    """``target_free_entropy_se = 0.002`` on the committed d = 60 sweep beside its teacher law:
+    a shape wants more seeds exactly where both SEs that ``dgep summary`` reports, over the
+    seeds and of the control variate (docs/theory.md 8.1), are above 0.002; without the law,
+    where the SE over seeds is. relu-relu at alpha = 2 (16 teachers, SE 0.0054 over seeds,
+    0.0018 with the control variate) wants 32 seeds without the law and 16 with it."""
+    from experiments.law import law_delta_eff
+    from experiments.results import open_results, summarize
+    from experiments.store import ResultStore
+    from experiments.sweep import more_points
+
+    folder = Path(__file__).parent.parent / "data" / "free_entropy" / "d60"
+    records = ResultStore(folder).records()
+    sets = ["data.d=[60]", "run.target_free_entropy_se=0.002", "run.max_seeds=128"]
+    config = load_config(BUILTIN_CONFIGS / "free_entropy.toml", sampler=False, overrides=sets)
+    summary = summarize(open_results(folder / "results.nc")).sel(d=60)
+    law = law_delta_eff(folder)
+    assert {len(x) for x in law.values()} == {400}
+    have: dict[tuple[int, float], int] = {}
+    for r in records:
+        key = (r["point"]["setting"], r["point"]["alpha"])
+        have[key] = have.get(key, 0) + (r["status"] == "ok")
+    for with_law in (False, True):
+        wanted: dict[tuple[int, float], int] = {}
+        for p in more_points(config, records, law if with_law else None):
+            wanted[(p.setting, p.alpha)] = wanted.get((p.setting, p.alpha), 0) + 1
+        for (setting, alpha), num in wanted.items():
+            cell = summary.sel(setting=setting, alpha=alpha)
+            se = float(cell["free_entropy_gap_se"])
+            if with_law:
+                se = min(se, float(cell["free_entropy_gap_cv_se"]))
+            assert (num > have[setting, alpha]) == (se > 0.002), (setting, alpha, with_law)
+        assert wanted[(2, 2.0)] == (16 if with_law else 32)
 
 
 @pytest.mark.parametrize(
