@@ -573,10 +573,10 @@ def test_seeds_wanted_follows_the_standard_error():
 
 
 def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise():
-    """``[run] target_free_entropy_se = 0.002`` on the committed d = 20 free-entropy sweep (8
-    seeds): the next round asks for 16 seeds (at most doubled) exactly at the (setting, alpha)
-    whose SE over seeds of ``free_entropy - free_entropy_glm`` is above 0.002 nats, 8 elsewhere;
-    a target that every point meets adds none."""
+    """``[run] target_free_entropy_se = 0.002`` on the committed d = 20 free-entropy sweep
+    (``N`` seeds per shape): the next round asks for more seeds exactly at the (setting, alpha)
+    whose SE over seeds of ``free_entropy - free_entropy_glm`` is above 0.002 nats,
+    ``N (SE / 0.002)^2`` of them, at most ``2 N``; a target that every point meets adds none."""
     from experiments.store import ResultStore
     from experiments.sweep import more_points
 
@@ -591,9 +591,11 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
     se = {k: np.std(g, ddof=1) / np.sqrt(len(g)) for k, g in gaps.items()}
     assert min(se.values()) < 0.002 < max(se.values())  # the target splits the shapes
     source = BUILTIN_CONFIGS / "free_entropy.toml"
+    have = {k: len(g) for k, g in gaps.items()}
+    more = {k: min(2 * n, int(np.ceil(n * (se[k] / 0.002) ** 2))) for k, n in have.items()}
     for target, expected in (
-        (0.002, {k: 16 if s > 0.002 else 8 for k, s in se.items()}),
-        (1.0, {k: 8 for k in se}),
+        (0.002, {k: more[k] if se[k] > 0.002 else n for k, n in have.items()}),
+        (1.0, have),
     ):
         sets = ["data.d=[20]", f"run.target_free_entropy_se={target}"]
         config = load_config(source, sampler=False, overrides=sets)
