@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -377,23 +377,34 @@ def control_variate(gap: np.ndarray, z: np.ndarray, z_law: np.ndarray) -> np.nda
     return np.array([estimate, np.sqrt(var_jack + slope**2 * z_law.var(ddof=1) / num_law)])
 
 
-def law_covariate(delta_eff_teacher: xr.DataArray, delta_eff: xr.DataArray) -> xr.DataArray:
+def law_covariate(delta_eff_teacher: Any, delta_eff: Any) -> Any:
     """The control variate's covariate ``(Delta_eff_T - Delta_eff)^2`` (docs/theory.md 8.1)."""
     return (delta_eff_teacher - delta_eff) ** 2
 
 
+def gap_control_variate(
+    gap: np.ndarray, delta_eff_teacher: np.ndarray, law_delta_eff: np.ndarray, delta_eff: float
+) -> np.ndarray:
+    """``control_variate`` of one cell's ``gap`` over its teachers on the covariate
+    ``law_covariate`` of their ``Delta_eff_T``, with ``law_delta_eff`` the law's teachers' and
+    ``delta_eff`` the population's (docs/theory.md 8.1): (estimate, SE)."""
+    z = law_covariate(delta_eff_teacher, delta_eff)
+    return control_variate(gap, z, law_covariate(law_delta_eff, delta_eff))
+
+
 def free_entropy_control(ds: xr.Dataset) -> xr.DataArray:
-    """``control_variate`` of ``free_entropy - free_entropy_glm`` per (setting, d, alpha), with the
-    law of ``dgep teacher-law`` (``law_delta_eff_teacher``) in ``ds``; ``fit`` = (estimate, SE)."""
+    """``gap_control_variate`` of ``free_entropy - free_entropy_glm`` per (setting, d, alpha),
+    with the law of ``dgep teacher-law`` (``law_delta_eff_teacher``) in ``ds``; ``fit`` =
+    (estimate, SE)."""
     import xarray as xr
 
-    delta_eff = ds["delta_eff_theory"].mean("seed")
     return xr.apply_ufunc(
-        control_variate,
+        gap_control_variate,
         free_entropy_gap(ds),
-        law_covariate(ds["delta_eff_teacher"], delta_eff),
-        law_covariate(ds["law_delta_eff_teacher"], delta_eff),
-        input_core_dims=[["seed"], ["seed"], ["law_teacher"]],
+        ds["delta_eff_teacher"],
+        ds["law_delta_eff_teacher"],
+        ds["delta_eff_theory"].mean("seed"),
+        input_core_dims=[["seed"], ["seed"], ["law_teacher"], []],
         output_core_dims=[["fit"]],
         vectorize=True,
     )

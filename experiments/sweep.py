@@ -31,7 +31,7 @@ from teacher_student import (
 from .config import Config
 from .estimators import estimator_values
 from .law import law_delta_eff
-from .results import control_variate, law_covariate, write_results
+from .results import gap_control_variate, write_results
 from .store import (
     Point,
     ResultStore,
@@ -79,9 +79,9 @@ def free_entropy_se(values: list[dict[str, Any]], law: np.ndarray | None = None)
     se = standard_error(gap)
     if law is None or not values:
         return se
+    delta_eff_teacher = np.array([v["delta_eff_teacher"] for v in values])
     delta_eff = np.mean([v["delta_eff_theory"] for v in values])
-    z = law_covariate(np.array([v["delta_eff_teacher"] for v in values]), delta_eff)
-    return float(np.fmin(se, control_variate(gap, z, law_covariate(law, delta_eff))[1]))
+    return float(np.fmin(se, gap_control_variate(gap, delta_eff_teacher, law, delta_eff)[1]))
 
 
 def precision_targets(
