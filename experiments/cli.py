@@ -217,16 +217,22 @@ def cmd_teacher_law(args: argparse.Namespace) -> None:
 
 
 def _print_summary(ds, markdown: bool = False) -> None:
-    """The comparison table, the learners' table when ``[estimators]`` ran, the sampler checks."""
+    """The comparison table, the free-entropy tables when ``[evidence]`` ran, the learners' table
+    when ``[estimators]`` ran, the sampler checks."""
     from .results import (
+        EVIDENCE_COLUMNS,
         format_diagnostics,
+        format_free_entropy,
         format_learners,
         format_summary,
         has_learners,
         summarize,
     )
 
-    print(format_summary(summarize(ds), markdown=markdown))
+    summary = summarize(ds)
+    print(format_summary(summary, markdown=markdown))
+    if any(gap in summary for gap in EVIDENCE_COLUMNS):
+        print(format_free_entropy(summary, markdown=markdown))
     if has_learners(ds):
         print(format_learners(ds, markdown=markdown))
     print(format_diagnostics(ds))

@@ -546,6 +546,61 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _signed_pm(value: object, se: object) -> str:
+    return f"{float(value):+.4f} ± {float(se):.4f}"
+
+
+def fit_chi2_total(mean: xr.DataArray, se: xr.DataArray, order: int) -> tuple[float, int]:
+    """``fit_chi2`` of ``extrapolate``'s fit of that order, summed over every cell of
+    ``mean``/``se`` (dims ``d`` and any others), and its degrees of freedom (per cell, the sizes
+    with a finite SE less ``order + 1``, where positive)."""
+    mean, se = mean.transpose(..., "d"), se.transpose(..., "d")
+    inv_d = 1 / mean["d"].values
+    chi2, dof = 0.0, 0
+    cells = zip(mean.values.reshape(-1, inv_d.size), se.values.reshape(-1, inv_d.size), strict=True)
+    for m, s in cells:
+        free = int(np.sum(np.isfinite(m) & np.isfinite(s) & (s > 0))) - order - 1
+        if free > 0:
+            chi2, dof = chi2 + fit_chi2(inv_d, m, s, order), dof + free
+    return chi2, dof
+
+
+def format_free_entropy(summary: xr.Dataset, *, markdown: bool = False) -> str:
+    """Of a summary with free-entropy columns: per estimate of ``f_deep - f_glm``
+    (``EVIDENCE_COLUMNS``: the mean over teachers, and with a teacher law its control variate,
+    docs/theory.md 8.1), one table over the settings and alphas: its mean ± SE per d, with
+    several d its extrapolation ``d -> infinity`` and that over its SE (``z``), and the teachers
+    per d. Under the plain mean's table, with three or more sizes: the ``chi^2`` of the fits
+    ``a + b/d`` and ``a`` summed over the cells, with their degrees of freedom."""
+    sizes = [int(d) for d in summary["d"].values]
+    several = len(sizes) > 1
+    lines = []
+    for gap in (g for g in EVIDENCE_COLUMNS if g in summary):
+        title = f"{EVIDENCE_COLUMNS[gap]} per d (nats per sample)"
+        head = ["setting", "alpha", *(f"d={d}" for d in sizes)]
+        head += ["d->inf", "z", "seeds"] if several else ["seeds"]
+        rows = []
+        for s in summary["setting"].values:
+            for a in summary["alpha"].values:
+                r = summary.sel(setting=s, alpha=a)
+                cells = [r["setting_label"].item(), f"{a:g}"]
+                cells += [_signed_pm(r[gap].sel(d=d), r[f"{gap}_se"].sel(d=d)) for d in sizes]
+                if several:
+                    value, se = float(r[f"{gap}_inf"]), float(r[f"{gap}_inf_se"])
+                    cells += [_signed_pm(value, se), f"{value / se:+.1f}"]
+                cells.append("/".join(str(int(n)) for n in r["n_seeds"].values))
+                rows.append(cells)
+        lines += [f"### {title}" if markdown else title, *_table(head, rows, markdown), ""]
+        if gap == "free_entropy_gap" and len(sizes) > 2:
+            fits = [fit_chi2_total(summary[gap], summary[f"{gap}_se"], k) for k in (1, 0)]
+            (line, line_dof), (flat, flat_dof) = fits
+            lines += [
+                f"chi^2 of a + b/d: {line:.1f} / {line_dof}; of a: {flat:.1f} / {flat_dof}",
+                "",
+            ]
+    return "\n".join(lines)
+
+
 #: the learners' columns (``[estimators]``), in the order the summary and ``plot_estimators``
 #: show them, with their labels
 LEARNERS = {

@@ -1155,3 +1155,37 @@ def test_the_quadratic_extrapolation_recovers_a_known_curve():
     assert fit.value == pytest.approx(0.3, abs=1e-9) and fit.se > extrapolate(inv_d, curve, se).se
     assert fit_chi2(inv_d, curve, se, 2) == pytest.approx(0, abs=1e-12)
     assert fit_chi2(inv_d, curve, se, 1) > 10  # a line misses the curvature by many SE
+
+
+def test_the_free_entropy_table_shows_each_size_its_extrapolation_and_the_fits_chi2():
+    """``format_free_entropy`` on a summary whose first alpha lies on a line in 1/d: its row holds
+    each size's mean, the intercept and its z, and the chi^2 of the line is 0 while the constant's
+    is the weighted spread of the means about their weighted mean."""
+    import xarray as xr
+
+    from experiments.results import fit_chi2, format_free_entropy
+
+    sizes, se = np.array([20.0, 30.0, 60.0]), np.array([0.002, 0.003, 0.001])
+    line = 0.001 + 0.4 / sizes
+    means = np.stack([line, np.array([0.01, 0.0, 0.004])])  # (alpha, d)
+    coords = {"setting": [0], "alpha": [1.0, 2.0], "d": sizes.astype(int)}
+    dims = ("setting", "alpha", "d")
+    fits = [extrapolate(1 / sizes, m, se) for m in means]
+    summary = xr.Dataset(
+        {
+            "free_entropy_gap": (dims, means[None]),
+            "free_entropy_gap_se": (dims, np.broadcast_to(se, (1, 2, 3))),
+            "free_entropy_gap_inf": (("setting", "alpha"), [[f.value for f in fits]]),
+            "free_entropy_gap_inf_se": (("setting", "alpha"), [[f.se for f in fits]]),
+            "n_seeds": (dims, np.full((1, 2, 3), 8)),
+        },
+        coords=coords | {"setting_label": ("setting", ["tanh gaussian"])},
+    )
+    text = format_free_entropy(summary, markdown=True)
+    first = next(row for row in text.splitlines() if row.startswith("| tanh gaussian | 1 |"))
+    assert "+0.0210 ± 0.0020" in first and "+0.0077 ± 0.0010" in first  # d = 20 and 60
+    assert f"+0.0010 ± {fits[0].se:.4f} | {0.001 / fits[0].se:+.1f} | 8/8/8 |" in first
+    w = 1 / se**2
+    flat = sum(float(w @ (m - (w @ m) / w.sum()) ** 2) for m in means)
+    off_line = fit_chi2(1 / sizes, means[1], se, 1)  # the first alpha's line fits exactly
+    assert off_line > 1 and f"chi^2 of a + b/d: {off_line:.1f} / 2; of a: {flat:.1f} / 4" in text
