@@ -148,11 +148,22 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> None:
-    from .preflight import format_plan, plan
+    from .preflight import format_plan, format_round, plan
 
     config = load_config(args.config, overrides=args.set)
-    print(format_plan(config, plan(config)))
+    shapes = plan(config)
+    print(format_plan(config, shapes))
     config.sampler.check_warmup()
+    if args.out is not None:
+        from .law import law_delta_eff
+        from .store import ResultStore
+        from .sweep import pending_points
+
+        store = ResultStore(args.out)
+        store.check_identity(config)
+        records = store.records()
+        todo = pending_points(config, records, law_delta_eff(store.root))
+        print(f"{args.out}: {format_round(config, shapes, records, todo)}")
     print("configuration ok; nothing sampled")
 
 
@@ -352,6 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("config", help="a TOML configuration (docs/configuration.md)")
     _set_argument(p)
+    p.add_argument(
+        "--out",
+        help="a sweep directory of this configuration: also what a run there would start with "
+        "(unfinished points, a precision round's seeds) and its time from the finished points",
+    )
     p.set_defaults(func=cmd_check)
     p = sub.add_parser(
         "rebuild",

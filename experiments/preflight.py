@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from teacher_student import TeacherSpec, num_samples
 
@@ -203,5 +205,43 @@ def format_plan(config: Config, shapes: list[ShapePlan]) -> str:
         f"{points} points ({len(shapes)} shapes x {seeds} seeds{extra}), about "
         f"{seconds / 60:.0f} min with {config.run.workers} worker(s) (rough estimate); "
         f"largest point about {peak / 2**30:.2f} GiB of {physical_memory() / 2**30:.1f} GiB"
+    )
+    return "\n".join(lines)
+
+
+def format_round(
+    config: Config,
+    shapes: list[ShapePlan],
+    records: list[dict[str, Any]],
+    todo: list[tuple[int, int, float, int]],
+) -> str:
+    """What ``dgep check --out DIR`` adds for a directory holding ``records``: how many points are
+    finished, the points a run starts with (``todo``, ``sweep.pending_points``) per setting and d,
+    and their time: per shape the median ``wall_s`` of its finished points (the machine and load
+    they ran on), else ``ShapePlan.seconds``."""
+    walls: dict[tuple[int, int, float], list[float]] = {}
+    for record in records:
+        if record["status"] == "ok":
+            p = record["point"]
+            walls.setdefault((p["setting"], p["d"], p["alpha"]), []).append(
+                record["values"]["wall_s"]
+            )
+    rough = {(s.setting, s.d, s.alpha): s.seconds for s in shapes}
+    counts: dict[tuple[int, int], dict[float, int]] = {}
+    seconds = 0.0
+    for setting, d, alpha, _ in todo:
+        shape = (setting, d, alpha)
+        row = counts.setdefault((setting, d), {})
+        row[alpha] = row.get(alpha, 0) + 1
+        seconds += float(np.median(walls[shape])) if shape in walls else rough[shape]
+    finished = sum(r["status"] == "ok" for r in records)
+    lines = [f"{finished} points finished; a run starts with {len(todo)} more"]
+    for (setting, d), row in sorted(counts.items()):
+        more = ", ".join(f"alpha {a:g}: {k}" for a, k in row.items())
+        lines.append(f"  setting {setting}, d = {d}: {more}")
+    later = " (a standard-error target may add rounds after it)" if config.run.adds_seeds else ""
+    lines.append(
+        f"about {seconds / 60 / config.run.workers:.0f} min with {config.run.workers} worker(s), "
+        f"from the finished points' wall times{later}"
     )
     return "\n".join(lines)

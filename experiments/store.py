@@ -133,21 +133,29 @@ class ResultStore:
         unless ``fresh`` (which discards the records). Seeds, the seed target and execution
         settings may change (``point_identity``): more seeds extend the sweep."""
         config_path = self.root / "config.json"
-        if config_path.exists():
-            differences = identity_differences(config_path.read_text(), config.to_json())
-            if differences and not fresh:
-                shown = "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else "")
-                raise ValueError(
-                    f"{self.root}: holds results of a different configuration ({shown}); use "
-                    "another --out directory or --fresh to discard them"
-                )
-            if fresh:
-                shutil.rmtree(self.root / "points", ignore_errors=True)
-                self.points_path.unlink(missing_ok=True)
+        if not fresh:
+            self.check_identity(config)
+        elif config_path.exists():
+            shutil.rmtree(self.root / "points", ignore_errors=True)
+            self.points_path.unlink(missing_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_temporaries()
         atomic_write(config_path, lambda p: p.write_text(config.to_json()))
         self.repair()
+
+    def check_identity(self, config: Config) -> None:
+        """``ValueError`` where the directory holds results of a config whose points differ
+        (``identity_differences``); reads only."""
+        config_path = self.root / "config.json"
+        if not config_path.exists():
+            return
+        differences = identity_differences(config_path.read_text(), config.to_json())
+        if differences:
+            shown = "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else "")
+            raise ValueError(
+                f"{self.root}: holds results of a different configuration ({shown}); use "
+                "another --out directory or --fresh to discard them"
+            )
 
     def remove_temporaries(self) -> None:
         """Under the lock: delete the ``atomic_write`` temporaries a killed writer left (the

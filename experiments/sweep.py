@@ -127,6 +127,20 @@ def more_points(
     return out
 
 
+def pending_points(
+    config: Config,
+    records: Iterable[dict[str, Any]],
+    law: Mapping[tuple[int, int], np.ndarray] | None = None,
+) -> list[Point]:
+    """The points a run of ``config`` on a directory holding ``records`` starts with: its
+    unfinished points and, with a standard-error target, the first round's more seeds
+    (``more_points``; later rounds follow from the points this one finishes)."""
+    records = list(records)
+    done = _finished(records)
+    points = sweep_points(config) + more_points(config, records, law)
+    return [p for p in dict.fromkeys(points) if p.key not in done]
+
+
 def padded_size(config: Config, point: Point) -> int | None:
     """``n_pad`` of a point: the largest ``n`` at its ``d`` when ``[run] pad_n``, else none.
 
@@ -349,8 +363,7 @@ def _sweep(
     done = _finished(records)
     attempted: set[str] = set()
     law = law_delta_eff(store.root)
-    points = sweep_points(config) + more_points(config, records, law)
-    todo = [p for p in dict.fromkeys(points) if p.key not in done]
+    todo = pending_points(config, records, law)
     total = len(done) + len(todo)  # the bar starts at its first round's size (no empty bar)
     with tqdm(total=total, initial=len(done), disable=not progress, unit="point") as bar:
         while todo:

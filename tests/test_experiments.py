@@ -1189,3 +1189,27 @@ def test_the_free_entropy_table_shows_each_size_its_extrapolation_and_the_fits_c
     flat = sum(float(w @ (m - (w @ m) / w.sum()) ** 2) for m in means)
     off_line = fit_chi2(1 / sizes, means[1], se, 1)  # the first alpha's line fits exactly
     assert off_line > 1 and f"chi^2 of a + b/d: {off_line:.1f} / 2; of a: {flat:.1f} / 4" in text
+
+
+def test_check_with_out_tells_what_a_run_there_starts_with_and_writes_nothing(reference_run):
+    """``dgep check CONFIG --out DIR`` on a finished sweep: nothing to run; with more seeds, or a
+    standard-error target that asks for twice the seeds, the points a run would add per setting
+    and d; a directory of another configuration is refused in one line (exit 2). The directory
+    is left as it was."""
+    tmp, _ = reference_run
+    config, out = str(tmp / "c.toml"), str(tmp / "out")
+    before = {p.name: p.stat().st_mtime_ns for p in Path(out).iterdir()}
+    done = dgep_here("check", config, "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert "8 points finished; a run starts with 0 more" in done.stdout
+    seeds = dgep_here("check", config, "--set", "run.seeds=[0, 1, 2]", "--out", out)
+    assert "a run starts with 4 more" in seeds.stdout
+    assert "  setting 0, d = 6: alpha 1: 1, alpha 2: 1" in seeds.stdout
+    target = ["--set", "run.target_rel_se=1e-9", "--set", "run.max_seeds=8"]
+    doubled = dgep_here("check", config, *target, "--out", out)
+    assert "a run starts with 8 more" in doubled.stdout  # 2 -> 4 seeds in each of 4 shapes
+    assert "a standard-error target may add rounds after it" in doubled.stdout
+    other = dgep_here("check", config, "--set", "teacher.noise=0.3", "--out", out)
+    assert other.returncode == 2 and "[teacher 0].noise = 0.3" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1
+    assert {p.name: p.stat().st_mtime_ns for p in Path(out).iterdir()} == before
