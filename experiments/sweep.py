@@ -107,8 +107,10 @@ def more_points(
 ) -> list[Point]:
     """With a standard-error target in ``[run]``: the next seeds of every shape whose finished
     seeds do not reach it (``seeds_wanted`` of each of ``precision_targets``, the most wanted,
-    up to ``max_seeds``), from ``RunTable.seed_sequence``. ``law`` maps (setting, d) to the
-    teacher law's ``Delta_eff_T`` (``law.law_delta_eff``) for the free-entropy target."""
+    up to ``max_seeds``), from ``RunTable.seed_sequence``; the shapes farthest from a target
+    (largest SE / bound) first, so that a round cut short has spent its time where the SE is
+    largest. ``law`` maps (setting, d) to the teacher law's ``Delta_eff_T``
+    (``law.law_delta_eff``) for the free-entropy target."""
     if not config.run.adds_seeds:
         return []
     law = law or {}
@@ -118,13 +120,17 @@ def more_points(
             p = Point(**record["point"])
             finished.setdefault((p.setting, p.d, p.alpha), []).append(point_values(config, record))
     sequence = config.run.seed_sequence()
-    out = []
+    rounds = []
     for shape in dict.fromkeys(p[:3] for p in sweep_points(config)):
         values = finished.get(shape, [])
         targets = precision_targets(config, values, law.get(shape[:2]))
         want = max(seeds_wanted(len(values), se, bound) for se, bound in targets)
-        out += [Point(*shape, seed) for seed in sequence[: min(want, len(sequence))]]
-    return out
+        excess = max(float(np.nan_to_num(se / bound)) for se, bound in targets)
+        rounds.append(
+            (excess, [Point(*shape, seed) for seed in sequence[: min(want, len(sequence))]])
+        )
+    rounds.sort(key=lambda r: -r[0])  # stable: config order among equals
+    return [point for _, points in rounds for point in points]
 
 
 def pending_points(

@@ -576,7 +576,8 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
     """``[run] target_free_entropy_se = 0.002`` on the committed d = 20 free-entropy sweep
     (``N`` seeds per shape): the next round asks for more seeds exactly at the (setting, alpha)
     whose SE over seeds of ``free_entropy - free_entropy_glm`` is above 0.002 nats,
-    ``N (SE / 0.002)^2`` of them, at most ``2 N``; a target that every point meets adds none."""
+    ``N (SE / 0.002)^2`` of them, at most ``2 N``, the shapes with the largest SE first; a
+    target that every point meets adds none."""
     from experiments.store import ResultStore
     from experiments.sweep import more_points
 
@@ -593,16 +594,23 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
     source = BUILTIN_CONFIGS / "free_entropy.toml"
     have = {k: len(g) for k, g in gaps.items()}
     more = {k: min(2 * n, int(np.ceil(n * (se[k] / 0.002) ** 2))) for k, n in have.items()}
+
+    def config_at(target):
+        sets = ["data.d=[20]", f"run.target_free_entropy_se={target}"]
+        return load_config(source, sampler=False, overrides=sets)
+
     for target, expected in (
         (0.002, {k: more[k] if se[k] > 0.002 else n for k, n in have.items()}),
         (1.0, have),
     ):
-        sets = ["data.d=[20]", f"run.target_free_entropy_se={target}"]
-        config = load_config(source, sampler=False, overrides=sets)
         wanted: dict[tuple[int, float], int] = {}
-        for p in more_points(config, records):
+        for p in more_points(config_at(target), records):
             wanted[(p.setting, p.alpha)] = wanted.get((p.setting, p.alpha), 0) + 1
         assert wanted == expected, target
+    added = more_points(config_at(0.002), records)
+    first_added = dict.fromkeys((p.setting, p.alpha) for p in added if p.seed >= have[p[0], p[2]])
+    ses = [se[k] for k in first_added]
+    assert ses == sorted(ses, reverse=True) and len(ses) > 1  # farthest from the target first
     no_evidence = "[run]\ntarget_free_entropy_se = 0.002"
     with pytest.raises(ConfigError, match=r"\[run\].target_free_entropy_se = 0.002: needs an"):
         parse_config(TINY.replace("[run]", no_evidence), "tiny", sampler=False)
