@@ -138,8 +138,8 @@ def test_the_low_bias_of_the_estimate_is_small(run):
     ``ln p(Y | X)``: per sample ``n Var(f_replica) / 2 = n R SE^2 / 2`` with ``R`` replicas.
     Averaged over the teachers of every finished (setting, d, alpha), the share of the mean
     paired difference, it is below one SE of that mean (measured: at most 0.43 SE, the sign
-    channel at d = 30, whose SE is 0.0008; at most 0.0012 nats per sample, tanh-tanh at d = 45,
-    alpha = 0.5, n = 22, where the SE is 0.008)."""
+    channel at d = 30, whose SE is 0.0008; at most 0.0008 nats per sample, tanh-tanh at d = 45,
+    alpha = 0.5, n = 22, where the SE is 0.005)."""
     replicas = json.loads(run.attrs["config"])["evidence"]["replicas"]
     bias = (0.5 * run["n"] * replicas * run["free_entropy_se"] ** 2).mean("seed")
     done = finished(run)
@@ -263,7 +263,7 @@ def test_the_extrapolated_paired_difference_vanishes():
     Welch-Satterthwaite degrees of freedom of its fit, ``fit_dof``, 16-33: 3.8-4.3 SE here), each
     fitted over the sizes where all its teachers are finished (d = 20-60). Measured: largest
     |z| 3.6, the sign channel at alpha = 2, whose d = 60 mean (-0.0011 +- 0.0003) weighs most;
-    every other within 1.6."""
+    every other within 1.5."""
     runs = [open_results(DATA / name / "results.nc") for name in RUNS]
     if sum(bool(finished(ds).all()) for ds in runs) < 2:
         pytest.skip("fewer than two complete sizes committed; the fit in 1/d needs two")
