@@ -57,12 +57,21 @@ def sweep_points(config: Config) -> list[Point]:
 
 def seeds_wanted(num: int, se: float, bound: float) -> int:
     """Seeds one shape needs for ``se <= bound``, from the standard error ``se`` of its ``num``
-    finished ones (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy."""
+    finished ones (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy
+    (and so for a bound of 0)."""
     if num < 2:
         return 2
     if not se > bound:  # also when NaN: nothing to aim at
         return num
-    return min(2 * num, int(np.ceil(num * (se / bound) ** 2)))
+    return int(min(2 * num, np.ceil(num * target_excess(se, bound) ** 2)))
+
+
+def target_excess(se: float, bound: float) -> float:
+    """How far ``se`` is from ``bound``, ``se / bound`` (infinite for a bound of 0); 0 where
+    either is unknown (NaN), as ``seeds_wanted`` then asks for nothing more."""
+    if not (np.isfinite(se) and bound >= 0):
+        return 0.0
+    return se / bound if bound > 0 else np.inf
 
 
 def standard_error(diff: np.ndarray) -> float:
@@ -125,7 +134,7 @@ def more_points(
         values = finished.get(shape, [])
         targets = precision_targets(config, values, law.get(shape[:2]))
         want = max(seeds_wanted(len(values), se, bound) for se, bound in targets)
-        excess = max(float(np.nan_to_num(se / bound)) for se, bound in targets)
+        excess = max(target_excess(se, bound) for se, bound in targets)
         rounds.append(
             (excess, [Point(*shape, seed) for seed in sequence[: min(want, len(sequence))]])
         )

@@ -570,6 +570,7 @@ def test_seeds_wanted_follows_the_standard_error():
     assert seeds_wanted(16, 0.01, 0.005) == 32  # 64 wanted, at most doubled per round
     assert seeds_wanted(1, standard_error(paired[:1]), 0.005) == 2
     assert seeds_wanted(16, standard_error(np.full(16, np.nan)), 0.005) == 16
+    assert seeds_wanted(16, 0.01, 0.0) == 32  # a mean error of 0 makes a relative bound 0
 
 
 def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise():
@@ -608,7 +609,9 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
             wanted[(p.setting, p.alpha)] = wanted.get((p.setting, p.alpha), 0) + 1
         assert wanted == expected, target
     added = more_points(config_at(0.002), records)
-    first_added = dict.fromkeys((p.setting, p.alpha) for p in added if p.seed >= have[p[0], p[2]])
+    first_added = dict.fromkeys(
+        (p.setting, p.alpha) for p in added if p.seed >= have[p.setting, p.alpha]
+    )
     ses = [se[k] for k in first_added]
     assert ses == sorted(ses, reverse=True) and len(ses) > 1  # farthest from the target first
     no_evidence = "[run]\ntarget_free_entropy_se = 0.002"
