@@ -157,13 +157,15 @@ def cmd_check(args: argparse.Namespace) -> None:
     if args.out is not None:
         from .law import law_delta_eff
         from .store import ResultStore
-        from .sweep import pending_points
+        from .sweep import pending_points, seeds_to_target
 
         store = ResultStore(args.out)
         store.check_identity(config)
         records = store.records()
-        todo = pending_points(config, records, law_delta_eff(store.root))
-        print(f"{args.out}: {format_round(config, shapes, records, todo)}")
+        law = law_delta_eff(store.root)
+        todo = pending_points(config, records, law)
+        to_target = seeds_to_target(config, records, law)
+        print(f"{args.out}: {format_round(config, shapes, records, todo, to_target)}")
     print("configuration ok; nothing sampled")
 
 

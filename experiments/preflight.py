@@ -209,16 +209,11 @@ def format_plan(config: Config, shapes: list[ShapePlan]) -> str:
     return "\n".join(lines)
 
 
-def format_round(
-    config: Config,
-    shapes: list[ShapePlan],
-    records: list[dict[str, Any]],
-    todo: list[tuple[int, int, float, int]],
-) -> str:
-    """What ``dgep check --out DIR`` adds for a directory holding ``records``: how many points are
-    finished, the points a run starts with (``todo``, ``sweep.pending_points``) per setting and d,
-    and their time: per shape the median ``wall_s`` of its finished points (the machine and load
-    they ran on), else ``ShapePlan.seconds``."""
+def _seconds_per_point(
+    shapes: list[ShapePlan], records: list[dict[str, Any]]
+) -> dict[tuple[int, int, float], float]:
+    """Per shape (setting, d, alpha): the median ``wall_s`` of its finished points in
+    ``records`` (the machine and load they ran on), else ``ShapePlan.seconds``."""
     walls: dict[tuple[int, int, float], list[float]] = {}
     for record in records:
         if record["status"] == "ok":
@@ -227,13 +222,29 @@ def format_round(
                 record["values"]["wall_s"]
             )
     rough = {(s.setting, s.d, s.alpha): s.seconds for s in shapes}
+    return {
+        shape: float(np.median(walls[shape])) if shape in walls else rough[shape] for shape in rough
+    }
+
+
+def format_round(
+    config: Config,
+    shapes: list[ShapePlan],
+    records: list[dict[str, Any]],
+    todo: list[tuple[int, int, float, int]],
+    to_target: dict[tuple[int, int, float], tuple[int, float]] | None = None,
+) -> str:
+    """What ``dgep check --out DIR`` adds for a directory holding ``records``: how many points are
+    finished, the points a run starts with (``todo``, ``sweep.pending_points``) per setting and d,
+    and their time (``_seconds_per_point``); with ``to_target`` (``sweep.seeds_to_target``), the
+    seeds each shape would need to reach the standard-error targets and their core-hours."""
+    per_point = _seconds_per_point(shapes, records)
     counts: dict[tuple[int, int], dict[float, int]] = {}
     seconds = 0.0
     for setting, d, alpha, _ in todo:
-        shape = (setting, d, alpha)
         row = counts.setdefault((setting, d), {})
         row[alpha] = row.get(alpha, 0) + 1
-        seconds += float(np.median(walls[shape])) if shape in walls else rough[shape]
+        seconds += per_point[(setting, d, alpha)]
     finished = sum(r["status"] == "ok" for r in records)
     lines = [f"{finished} points finished; a run starts with {len(todo)} more"]
     for (setting, d), row in sorted(counts.items()):
@@ -244,4 +255,32 @@ def format_round(
         f"about {seconds / 60 / config.run.workers:.0f} min with {config.run.workers} worker(s), "
         f"from the finished points' wall times{later}"
     )
+    if to_target:
+        lines += _format_to_target(config, to_target, per_point)
     return "\n".join(lines)
+
+
+def _format_to_target(
+    config: Config,
+    to_target: dict[tuple[int, int, float], tuple[int, float]],
+    per_point: dict[tuple[int, int, float], float],
+) -> list[str]:
+    """Lines of ``format_round`` for the seeds that would reach the standard-error targets:
+    per setting and d, finished -> needed seeds of each shape that misses them; their points and
+    core-hours from ``per_point``; the shapes beyond ``run.max_seeds``."""
+    rows: dict[tuple[int, int], list[str]] = {}
+    points, seconds = 0, 0.0
+    for (setting, d, alpha), (num, needed) in to_target.items():
+        shown = f"{needed:.0f}" if np.isfinite(needed) else "never (a bound of 0)"
+        rows.setdefault((setting, d), []).append(f"alpha {alpha:g}: {num} -> {shown}")
+        if np.isfinite(needed):
+            points += int(needed) - num
+            seconds += (needed - num) * per_point[(setting, d, alpha)]
+    capped = sum(needed > config.run.max_seeds for _, needed in to_target.values())
+    lines = ["to reach the standard-error target(s), seeds N (SE / bound)^2 from N finished:"]
+    lines += [f"  setting {s}, d = {d}: {', '.join(row)}" for (s, d), row in sorted(rows.items())]
+    lines.append(
+        f"about {points} more points, {seconds / 3600:.1f} core-h from the finished points' wall "
+        f"times; run.max_seeds = {config.run.max_seeds} stops {capped} shape(s) short of it"
+    )
+    return lines

@@ -56,14 +56,21 @@ def sweep_points(config: Config) -> list[Point]:
 
 
 def seeds_wanted(num: int, se: float, bound: float) -> int:
-    """Seeds one shape needs for ``se <= bound``, from the standard error ``se`` of its ``num``
-    finished ones (SE ~ 1 / sqrt(seeds)); at most doubled per round, as the estimate is noisy
-    (and so for a bound of 0)."""
+    """Seeds one shape asks for in its next round: ``teachers_needed``, at most doubled per round
+    as the estimate is noisy (and so for a bound of 0); 2 below 2 finished seeds."""
     if num < 2:
         return 2
-    if not se > bound:  # also when NaN: nothing to aim at
-        return num
-    return int(min(2 * num, np.ceil(num * target_excess(se, bound) ** 2)))
+    return int(min(2 * num, teachers_needed(num, se, bound)))
+
+
+def teachers_needed(num: int, se: float, bound: float) -> float:
+    """Seeds for ``se <= bound`` from the standard error ``se`` of ``num`` finished ones,
+    ``num (se / bound)^2`` rounded up (SE ~ 1 / sqrt(seeds)); ``num`` where ``se`` is within the
+    bound or unknown (NaN), infinite for a bound of 0."""
+    excess = target_excess(se, bound)
+    if not excess > 1:
+        return float(num)
+    return float(np.ceil(num * excess**2)) if np.isfinite(excess) else np.inf
 
 
 def target_excess(se: float, bound: float) -> float:
@@ -109,6 +116,26 @@ def precision_targets(
     return out
 
 
+def _shape_targets(
+    config: Config,
+    records: Iterable[dict[str, Any]],
+    law: Mapping[tuple[int, int], np.ndarray] | None,
+) -> list[tuple[tuple[int, int, float], int, list[tuple[float, float]]]]:
+    """Per shape (setting, d, alpha) of the sweep, in config order: its number of finished
+    seeds and ``precision_targets`` over them."""
+    law = law or {}
+    finished: dict[tuple[int, int, float], list[dict[str, float]]] = {}
+    for record in records:
+        if record["status"] == "ok":
+            p = Point(**record["point"])
+            finished.setdefault((p.setting, p.d, p.alpha), []).append(point_values(config, record))
+    out = []
+    for shape in dict.fromkeys(p[:3] for p in sweep_points(config)):
+        values = finished.get(shape, [])
+        out.append((shape, len(values), precision_targets(config, values, law.get(shape[:2]))))
+    return out
+
+
 def more_points(
     config: Config,
     records: Iterable[dict[str, Any]],
@@ -122,24 +149,35 @@ def more_points(
     (``law.law_delta_eff``) for the free-entropy target."""
     if not config.run.adds_seeds:
         return []
-    law = law or {}
-    finished: dict[tuple[int, int, float], list[dict[str, float]]] = {}
-    for record in records:
-        if record["status"] == "ok":
-            p = Point(**record["point"])
-            finished.setdefault((p.setting, p.d, p.alpha), []).append(point_values(config, record))
     sequence = config.run.seed_sequence()
     rounds = []
-    for shape in dict.fromkeys(p[:3] for p in sweep_points(config)):
-        values = finished.get(shape, [])
-        targets = precision_targets(config, values, law.get(shape[:2]))
-        want = max(seeds_wanted(len(values), se, bound) for se, bound in targets)
+    for shape, num, targets in _shape_targets(config, records, law):
+        want = max(seeds_wanted(num, se, bound) for se, bound in targets)
         excess = max(target_excess(se, bound) for se, bound in targets)
         rounds.append(
             (excess, [Point(*shape, seed) for seed in sequence[: min(want, len(sequence))]])
         )
     rounds.sort(key=lambda r: -r[0])  # stable: config order among equals
     return [point for _, points in rounds for point in points]
+
+
+def seeds_to_target(
+    config: Config,
+    records: Iterable[dict[str, Any]],
+    law: Mapping[tuple[int, int], np.ndarray] | None = None,
+) -> dict[tuple[int, int, float], tuple[int, float]]:
+    """With a standard-error target in ``[run]``: per shape that misses it, its finished seeds
+    and the seeds that would reach every target, ``teachers_needed`` from the current SEs with
+    no cap per round nor ``max_seeds`` (a projection: the SE itself is estimated from the
+    finished seeds). Shapes with fewer than 2 finished seeds have no SE and are left out."""
+    if not config.run.adds_seeds:
+        return {}
+    out = {}
+    for shape, num, targets in _shape_targets(config, records, law):
+        needed = max(teachers_needed(num, se, bound) for se, bound in targets)
+        if num >= 2 and needed > num:
+            out[shape] = (num, needed)
+    return out
 
 
 def pending_points(

@@ -560,7 +560,7 @@ def test_padding_n_is_a_run_option():
 
 
 def test_seeds_wanted_follows_the_standard_error():
-    from experiments.sweep import seeds_wanted, standard_error
+    from experiments.sweep import seeds_wanted, standard_error, teachers_needed
 
     paired = np.random.default_rng(0).normal(size=16)
     paired = 0.04 * (paired - paired.mean()) / paired.std(ddof=1)
@@ -571,6 +571,10 @@ def test_seeds_wanted_follows_the_standard_error():
     assert seeds_wanted(1, standard_error(paired[:1]), 0.005) == 2
     assert seeds_wanted(16, standard_error(np.full(16, np.nan)), 0.005) == 16
     assert seeds_wanted(16, 0.01, 0.0) == 32  # a mean error of 0 makes a relative bound 0
+    assert teachers_needed(16, 0.01, 0.005) == 64  # the projection itself, uncapped
+    assert teachers_needed(16, 0.01, 0.011) == 16
+    assert teachers_needed(16, np.nan, 0.005) == 16
+    assert teachers_needed(16, 0.01, 0.0) == np.inf
 
 
 def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise():
@@ -578,9 +582,10 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
     (``N`` seeds per shape): the next round asks for more seeds exactly at the (setting, alpha)
     whose SE over seeds of ``free_entropy - free_entropy_glm`` is above 0.002 nats,
     ``N (SE / 0.002)^2`` of them, at most ``2 N``, the shapes with the largest SE first; a
-    target that every point meets adds none."""
+    target that every point meets adds none. ``seeds_to_target`` projects the uncapped
+    ``N (SE / 0.002)^2`` of each shape above the target."""
     from experiments.store import ResultStore
-    from experiments.sweep import more_points
+    from experiments.sweep import more_points, seeds_to_target
 
     folder = Path(__file__).parent.parent / "data" / "free_entropy" / "d20"
     records = ResultStore(folder).records()
@@ -614,6 +619,11 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
     )
     ses = [se[k] for k in first_added]
     assert ses == sorted(ses, reverse=True) and len(ses) > 1  # farthest from the target first
+    projected = {(s, a): v for (s, _, a), v in seeds_to_target(config_at(0.002), records).items()}
+    assert projected == {
+        k: (n, np.ceil(n * (se[k] / 0.002) ** 2)) for k, n in have.items() if se[k] > 0.002
+    }
+    assert seeds_to_target(config_at(1.0), records) == {}
     no_evidence = "[run]\ntarget_free_entropy_se = 0.002"
     with pytest.raises(ConfigError, match=r"\[run\].target_free_entropy_se = 0.002: needs an"):
         parse_config(TINY.replace("[run]", no_evidence), "tiny", sampler=False)
@@ -1205,7 +1215,7 @@ def test_the_free_entropy_table_shows_each_size_its_extrapolation_and_the_fits_c
 def test_check_with_out_tells_what_a_run_there_starts_with_and_writes_nothing(reference_run):
     """``dgep check CONFIG --out DIR`` on a finished sweep: nothing to run; with more seeds, or a
     standard-error target that asks for twice the seeds, the points a run would add per setting
-    and d; a directory of another configuration is refused in one line (exit 2). The directory
+    and d and the seeds that would reach the target; a directory of another configuration is refused in one line (exit 2). The directory
     is left as it was."""
     tmp, _ = reference_run
     config, out = str(tmp / "c.toml"), str(tmp / "out")
@@ -1220,6 +1230,8 @@ def test_check_with_out_tells_what_a_run_there_starts_with_and_writes_nothing(re
     doubled = dgep_here("check", config, *target, "--out", out)
     assert "a run starts with 8 more" in doubled.stdout  # 2 -> 4 seeds in each of 4 shapes
     assert "a standard-error target may add rounds after it" in doubled.stdout
+    assert "to reach the standard-error target(s), seeds N (SE / bound)^2" in doubled.stdout
+    assert "run.max_seeds = 8 stops 4 shape(s) short of it" in doubled.stdout
     other = dgep_here("check", config, "--set", "teacher.noise=0.3", "--out", out)
     assert other.returncode == 2 and "[teacher 0].noise = 0.3" in other.stderr
     assert len(other.stderr.strip().splitlines()) == 1
