@@ -260,7 +260,7 @@ def test_the_control_variate_finds_the_laws_mean_of_an_oracle_gap():
 def test_the_extrapolated_paired_difference_vanishes():
     """The theorem: ``free_entropy - free_entropy_glm`` extrapolated in 1/d to d -> infinity is
     0 within ``t_bound`` (two-sided, over the 16 (setting, alpha), each with the
-    Welch-Satterthwaite degrees of freedom of its fit, ``fit_dof``, 17-89: 3.5-4.2 SE here), each
+    Welch-Satterthwaite degrees of freedom of its fit, ``fit_dof``, 17-124: 3.5-4.2 SE here), each
     fitted over the sizes where all its teachers are finished (d = 20-60). Measured: largest
     |z| 3.6, the sign channel at alpha = 2, whose d = 60 mean (-0.0011 +- 0.0003) weighs most;
     every other within 1.5."""
