@@ -9,9 +9,9 @@ costs ``t_R``, so the core time to the target scales as ``t_R V_R``; the ratio
 ``(t_2 V_2) / (t_4 V_4)`` is the cost of replicas = 2 relative to 4 (below 1: cheaper).
 
 * ``t_R``: the deep student's ``bayes.log_evidence`` at the config's ``[evidence]`` defaults,
-  on one teacher's data per cell, measured here with R = 4 and 2 in turn (the compile in the
-  first, a second teacher's data timed warm, as a sweep's later points of one shape run; the
-  compilation cache on as in ``dgep run``), plus the rest of a point (the posterior), the median
+  on one teacher's data per cell, measured here with R = 4 and 2 in turn (a first call, its
+  compile or the persistent compilation cache's load, as in ``dgep run``; then a second
+  teacher's data, warm, as a sweep's later points of one shape run, the time used), plus the rest of a point (the posterior), the median
   ``wall_s - evidence_s`` of the committed points of that cell.
 * ``V_R``: from the committed sweep ``data/free_entropy/dD`` (R = 4 replicas per point): ``s_e^2
   = 4 mean(free_entropy_se^2)`` and ``s_T^2 = spread^2 - s_e^2 / 4`` over its teachers.
