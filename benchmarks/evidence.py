@@ -33,7 +33,6 @@ Run: python benchmarks/evidence.py [--replicas R] [--record FILE] [--only NAME .
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from records import append_record, read_records
 
 import bayes
 from teacher_student import TeacherSpec, sample_teacher
@@ -146,14 +146,7 @@ def measure(d: int, name: str, replicas: int) -> dict:
 
 def recorded(record: Path | None, replicas: int) -> dict[tuple[int, str], dict]:
     """The measurements already in ``record`` at this replica count, keyed by (d, estimator)."""
-    if record is None or not record.exists():
-        return {}
-    rows = []
-    for line in record.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut off by a kill: measured again
-            continue
+    rows = read_records(record)
     return {(r["d"], r["estimator"]): r for r in rows if r["replicas"] == replicas}
 
 
@@ -196,10 +189,7 @@ def main(sizes: list[int], replicas: int, record: Path | None, only: list[str]) 
     for d in sizes:
         for name in only:
             if (d, name) not in done:
-                done[d, name] = measure(d, name, replicas)
-                if record is not None:
-                    with record.open("a") as out:
-                        out.write(json.dumps(done[d, name]) + "\n")
+                done[d, name] = append_record(record, measure(d, name, replicas))
     done.update(recorded(record, replicas))  # what another process recorded meanwhile
     missing = [f"d = {d}: {name}" for d in sizes for name in CONTENDERS if (d, name) not in done]
     if missing:

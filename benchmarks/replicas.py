@@ -23,11 +23,11 @@ are tanh-tanh and relu-relu, Delta = 0.1, alpha = 0.5 and 2)
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from records import append_record, read_records
 
 import bayes
 from experiments.results import open_results
@@ -89,10 +89,8 @@ def cost_ratio(row: dict) -> tuple[float, float, float]:
 
 
 def recorded(record: Path | None) -> dict[tuple[int, int, float], dict]:
-    if record is None or not record.exists():
-        return {}
-    rows = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
-    return {(r["d"], r["setting"], r["alpha"]): r for r in rows}
+    """The cells already in ``record``, keyed by (d, setting, alpha)."""
+    return {(r["d"], r["setting"], r["alpha"]): r for r in read_records(record)}
 
 
 def main(sizes: list[int], record: Path | None) -> None:
@@ -108,11 +106,7 @@ def main(sizes: list[int], record: Path | None) -> None:
             for alpha in ALPHAS:
                 key = (d, setting, alpha)
                 if key not in done:
-                    row = json.loads(json.dumps(measure(*key)))  # keys as a record holds them
-                    done[key] = row
-                    if record is not None:
-                        with record.open("a") as out:
-                            out.write(json.dumps(row) + "\n")
+                    done[key] = append_record(record, measure(*key))
                 row = done[key]
                 time_ratio, v_ratio, cost = cost_ratio(row)
                 s4, s2 = (row["seconds"][str(r)] for r in REPLICAS)
