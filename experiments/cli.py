@@ -1,4 +1,5 @@
-"""The ``dgep`` command line: theory, check, run, demo, rebuild, summary, compare, plot.
+"""The ``dgep`` command line: theory, check, run, demo, rebuild, teacher-law, summary, fill,
+compare, plot.
 
 Bad input ends with one line ``dgep: error: ...`` naming the key and value, exit code 2; a
 warning (e.g. ``bayes.ShortWarmupWarning``) is one line ``dgep: warning: ...``.
@@ -113,6 +114,10 @@ def _report(results: Path, plot_dir: Path) -> None:
         print(f"wrote {plot_free_entropy(ds, plot_dir / 'free_entropy.png')}")
     if has_learners(ds):
         print(f"wrote {plot_estimators(ds, plot_dir / 'estimators.png')}")
+
+
+class StaleDocumentsError(Exception):
+    """``dgep fill --check`` found a document whose summary blocks differ from its results."""
 
 
 class FailedPointsError(Exception):
@@ -230,25 +235,9 @@ def cmd_teacher_law(args: argparse.Namespace) -> None:
 
 
 def _print_summary(ds, markdown: bool = False) -> None:
-    """The comparison table, the free-entropy tables when ``[evidence]`` ran, the learners' table
-    when ``[estimators]`` ran, the sampler checks."""
-    from .results import (
-        EVIDENCE_COLUMNS,
-        format_diagnostics,
-        format_free_entropy,
-        format_learners,
-        format_summary,
-        has_learners,
-        summarize,
-    )
+    from .results import summary_text
 
-    summary = summarize(ds)
-    print(format_summary(summary, markdown=markdown))
-    if any(gap in summary for gap in EVIDENCE_COLUMNS):
-        print(format_free_entropy(summary, markdown=markdown))
-    if has_learners(ds):
-        print(format_learners(ds, markdown=markdown))
-    print(format_diagnostics(ds))
+    print(summary_text(ds, markdown=markdown))
 
 
 def _open_sizes(args: argparse.Namespace):
@@ -263,6 +252,29 @@ def _open_sizes(args: argparse.Namespace):
 
 def cmd_summary(args: argparse.Namespace) -> None:
     _print_summary(_open_sizes(args), markdown=args.markdown)
+
+
+def cmd_fill(args: argparse.Namespace) -> None:
+    """Fill each document's summary blocks (``report``); with ``--check``, write nothing and
+    fail (exit 1) when a block differs from its results."""
+    from .report import fill_document
+    from .store import atomic_write
+
+    stale = []
+    for path in map(Path, args.documents):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such document")
+        text, filled = fill_document(path)
+        if filled == text:
+            print(f"{path}: up to date")
+        elif args.check:
+            stale.append(str(path))
+            print(f"{path}: its summary blocks differ from the results they name")
+        else:
+            atomic_write(path, lambda tmp, filled=filled: tmp.write_text(filled))
+            print(f"wrote {path}")
+    if stale:
+        raise StaleDocumentsError(f"{len(stale)} document(s) out of date: {', '.join(stale)}")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -406,6 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="Markdown tables")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser(
+        "fill",
+        help="rewrite a Markdown document's `<!-- dgep summary DIR ... | TITLE -->` blocks from "
+        "the results they name (docs/cli.md)",
+    )
+    p.add_argument("documents", nargs="+", help="Markdown files")
+    p.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a block is out of date"
+    )
+    p.set_defaults(func=cmd_fill)
+    p = sub.add_parser(
         "compare", help="paired differences of two sweeps over the same seeds (A - B)"
     )
     p.add_argument("results", help="results.nc of sweep A")
@@ -448,7 +470,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError, FileNotFoundError, OSError) as err:
         print(f"dgep: error: {err}".splitlines()[0], file=sys.stderr)
         return 2
-    except FailedPointsError as err:
+    except (FailedPointsError, StaleDocumentsError) as err:
         print(f"dgep: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -497,8 +497,9 @@ def _pm(value: object, se: object) -> str:
 def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
     """Per setting, one table: alpha, theory, measured eps_bayes per d (mean ± SE over seeds), its
     extrapolation d -> infinity, the paired difference to the per-teacher theory extrapolated, and
-    the Nishimori gaps pooled over d and seeds (and, for mixed starts, the start gaps), and the
-    number of seeds per d. With one d there is no extrapolation: the paired difference at that d
+    the Nishimori gaps pooled over d and seeds (and, for mixed starts, the start gaps; a gap
+    without values for the setting, as eps_gibbs - 2 eps_bayes on the sign channel, is left
+    out), and the number of seeds per d. With one d there is no extrapolation: the paired difference at that d
     is shown. A non-centred teacher gets a line on how the theory treats its output offset
     (``theory.theory_note``). Plain text, or Markdown with ``markdown=True``."""
     from teacher_student import TeacherSpec
@@ -518,7 +519,7 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
         one_d = len(ds_) == 1
         fits = ["paired"] if one_d else ["d->inf", "paired d->inf"]
         head = ["alpha", "theory", *(f"d={d}" for d in ds_), *fits]
-        gaps = equilibrium_gaps(sub)
+        gaps = [g for g in equilibrium_gaps(sub) if int(sub[f"{g}_pooled"].count())]
         evidence = [g for g in ("free_entropy_gap", "free_entropy_gap_cv") if g in sub]
         head += [*(GAP_COLUMNS[g] for g in gaps)]
         head += [f"{EVIDENCE_COLUMNS[g]}{'' if one_d else ' d->inf'}" for g in evidence]
@@ -673,6 +674,21 @@ def format_diagnostics(ds: xr.Dataset) -> str:
         count = int(failing.sum())
         lines.append(f"{count} of {points} points: {meaning} (worst {worst_value:.3g} at {where})")
     return "\n".join(lines) or f"sampler checks: all {points} points pass ({', '.join(checked)})"
+
+
+def summary_text(ds: xr.Dataset, *, markdown: bool = False) -> str:
+    """What ``dgep summary`` prints of ``open_results``'s (or ``combine_sizes``'s) dataset: the
+    comparison table per setting, the free-entropy tables when ``[evidence]`` ran, the learners'
+    tables when ``[estimators]`` ran and the sampler checks (in Markdown under the heading
+    ``### sampler checks``)."""
+    summary = summarize(ds)
+    parts = [format_summary(summary, markdown=markdown)]
+    if any(gap in summary for gap in EVIDENCE_COLUMNS):
+        parts.append(format_free_entropy(summary, markdown=markdown))
+    if has_learners(ds):
+        parts.append(format_learners(ds, markdown=markdown))
+    parts.append(("### sampler checks\n" if markdown else "") + format_diagnostics(ds))
+    return "\n".join(parts)
 
 
 COMPARED = ("eps_bayes", "eps_gibbs", "overlap_st")

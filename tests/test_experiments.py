@@ -470,6 +470,60 @@ def test_markdown_summary_has_one_row_per_alpha(reference_run):
     assert len(rows) == 1 + 2 and "d->inf" in rows[0]  # header + one row per alpha
 
 
+def test_fill_writes_the_named_sections_of_the_summary_into_a_document(reference_run, tmp_path):
+    """``dgep fill`` puts under each block the lines of the summary section it names (the
+    document's other lines kept); a second fill changes nothing and ``--check`` passes; a
+    block edited by hand fails ``--check`` (exit 1, nothing written) and is restored by fill."""
+    from experiments.report import summary_sections
+
+    out = reference_run[0] / "out"
+    sections = summary_sections(dgep("summary", str(out), "--markdown").stdout)
+    title = next(t for t in sections if t.startswith("setting 0: "))
+    assert "| alpha |" in sections[title] and "sampler checks" in sections
+    doc = tmp_path / "README.md"
+    block = f"<!-- dgep summary {out} | {title} -->"
+    end = "<!-- end dgep summary -->"
+    doc.write_text(f"# Tables\n\n{block}\nold\n{end}\n\ntext after\n")
+    assert dgep("fill", str(doc)).returncode == 0
+    text = doc.read_text()
+    assert text == f"# Tables\n\n{block}\n{sections[title]}\n{end}\n\ntext after\n"
+    check = dgep("fill", "--check", str(doc))
+    assert check.returncode == 0 and "up to date" in check.stdout
+    doc.write_text(text.replace("| alpha |", "| a |"))
+    stale = dgep("fill", "--check", str(doc))
+    assert stale.returncode == 1 and "out of date" in stale.stderr
+    assert "| a |" in doc.read_text()
+    assert dgep("fill", str(doc)).returncode == 0 and doc.read_text() == text
+
+
+def test_fill_names_a_missing_section_or_end_and_keeps_the_document():
+    """A block naming a section the summary lacks, or without its end, is one error naming the
+    document, the line and the title; a block in fenced code is an example and left alone."""
+    from experiments.report import fill_text
+
+    summary = "### one\n| a |\n\n### sampler checks\nall pass\n"
+    doc = "x\n<!-- dgep summary r | two -->\n<!-- end dgep summary -->\n"
+    with pytest.raises(ValueError, match=r"doc.md:2: no section 'two' in the summary of r"):
+        fill_text(doc, lambda sources: summary, name="doc.md")
+    with pytest.raises(ValueError, match="doc.md:1: a summary block without"):
+        fill_text("<!-- dgep summary r | one -->\n| a |\n", lambda sources: summary, "doc.md")
+    filled = fill_text(doc.replace("two", "one"), lambda sources: summary)
+    assert filled == "x\n<!-- dgep summary r | one -->\n| a |\n<!-- end dgep summary -->\n"
+    whole = fill_text(doc.replace("two", "all"), lambda sources: summary)
+    assert summary.rstrip() in whole
+    example = f"```\n{doc}```\n"  # in fenced code: an example, not a block
+    assert fill_text(example, lambda sources: summary) == example
+
+
+def test_fill_refuses_results_that_are_not_there(tmp_path):
+    doc = tmp_path / "README.md"
+    text = "<!-- dgep summary missing | all -->\n<!-- end dgep summary -->\n"
+    doc.write_text(text)
+    result = dgep("fill", str(doc))
+    assert result.returncode == 2 and "missing" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and doc.read_text() == text
+
+
 def test_diagnostics_name_the_failing_points():
     """Each check that some point fails gets one line with the count and the worst point; NaN
     (failed or older points without the variable) is neither a pass nor a failure."""
