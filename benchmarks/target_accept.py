@@ -12,11 +12,11 @@ not depend on the machine); per target, over the teachers:
 * ``cost / default``: the geometric mean over teachers of its ``SE x sqrt(gradients)`` over the
   default target's on the same teacher's data, with the SE of that mean from the spread of the
   log ratios (below 1: the target buys precision more cheaply);
-* ``shift``: the mean over teachers of (value - the default's value) / their joint SE, with its
+* ``shift``: the mean over teachers of ``evidence.shift_from`` the default's value, with its
   SE (a smaller step that mixes less would bias the log evidence low and show as a negative
   shift);
-* ``honesty``: ``evidence.honesty`` pooled: the spread of estimates of 4 replicas over the SE
-  they report, about 1 where the reported SE is honest.
+* ``honesty``: ``evidence.honesty``, its mean over the teachers: the spread of estimates of 4
+  replicas over the SE they report, about 1 where the reported SE is honest.
 
 With ``--record FILE`` every finished call is appended to FILE (JSON lines); a rerun with the
 same file measures only what is missing, and two processes (e.g. one per channel) can share it.
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from evidence import honesty
+from evidence import honesty, shift_from
 from records import append_record, read_records
 
 import bayes
@@ -78,13 +78,6 @@ def cost(row: dict) -> float:
     return float(values.std(ddof=1) / np.sqrt(values.size) * np.sqrt(gradients))
 
 
-def shift(row: dict, base: dict) -> float:
-    """(value - the base's value) / their joint SE."""
-    a, b = np.asarray(row["values"]), np.asarray(base["values"])
-    joint = np.hypot(a.std(ddof=1) / np.sqrt(a.size), b.std(ddof=1) / np.sqrt(b.size))
-    return float((a.mean() - b.mean()) / joint)
-
-
 def _mean_se(values: list[float]) -> tuple[float, float]:
     v = np.asarray(values)
     return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else np.nan
@@ -110,9 +103,11 @@ def table(done: dict, channels, sizes, teachers: int, targets) -> list[str]:
                     continue
                 rows = [row for row, _ in pairs]
                 ratio, ratio_se = _mean_se([np.log(cost(r) / cost(b)) for r, b in pairs])
-                moved, moved_se = _mean_se([shift(r, b) for r, b in pairs])
-                ratios = [honesty(np.asarray(r["values"])) for r in rows]
-                honest = np.mean(ratios)  # NaN with fewer than 8 replicas
+                moved, moved_se = _mean_se(
+                    [shift_from(np.asarray(r["values"]), b) for r, b in pairs]
+                )
+                # the mean over teachers; NaN with fewer than 8 replicas
+                honest = np.mean([honesty(np.asarray(r["values"])) for r in rows])
                 lines.append(
                     f"| {channel} | {d} | {target:g} | {len(pairs)} | "
                     f"{np.mean([r['seconds'] for r in rows]):.1f} | "

@@ -499,8 +499,8 @@ def format_summary(summary: xr.Dataset, *, markdown: bool = False) -> str:
     extrapolation d -> infinity, the paired difference to the per-teacher theory extrapolated, and
     the Nishimori gaps pooled over d and seeds (and, for mixed starts, the start gaps; a gap
     without values for the setting, as eps_gibbs - 2 eps_bayes on the sign channel, is left
-    out), and the number of seeds per d. With one d there is no extrapolation: the paired difference at that d
-    is shown. A non-centred teacher gets a line on how the theory treats its output offset
+    out), and the number of seeds per d. With one d there is no extrapolation: the paired
+    difference at that d is shown. A non-centred teacher gets a line on how the theory treats its output offset
     (``theory.theory_note``). Plain text, or Markdown with ``markdown=True``."""
     from teacher_student import TeacherSpec
 
