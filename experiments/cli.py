@@ -1,5 +1,5 @@
-"""The ``dgep`` command line: theory, check, run, demo, rebuild, teacher-law, summary, fill,
-compare, plot.
+"""The ``dgep`` command line: theory, check, run, demo, rebuild, teacher-law, glm-data, summary,
+fill, compare, plot.
 
 Bad input ends with one line ``dgep: error: ...`` naming the key and value, exit code 2; a
 warning (e.g. ``bayes.ShortWarmupWarning``) is one line ``dgep: warning: ...``.
@@ -8,8 +8,10 @@ warning (e.g. ``bayes.ShortWarmupWarning``) is one line ``dgep: warning: ...``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from .config import BUILTIN_CONFIGS, Config, ConfigError, load_config
@@ -209,8 +211,24 @@ def cmd_rebuild(args: argparse.Namespace) -> None:
         store.unlock()
 
 
-def cmd_teacher_law(args: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def _writing(path: Path, command: str) -> Iterator[None]:
+    """Hold ``path``'s lock file for the block: another ``dgep COMMAND`` writing it is one
+    error line."""
     from filelock import FileLock, Timeout
+
+    lock = FileLock(path.parent / f".{path.name}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ValueError(f"{path}: another dgep {command} is writing it") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def cmd_teacher_law(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from .law import LAW_FILE, check_settings, missing_teachers, update_teacher_law
@@ -220,18 +238,36 @@ def cmd_teacher_law(args: argparse.Namespace) -> None:
     root = Path(args.directory)
     config = _directory_config(root)
     settings = check_settings(config, args.setting)
-    lock = FileLock(root / f".{LAW_FILE}.lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise ValueError(f"{root / LAW_FILE}: another dgep teacher-law is writing it") from None
-    try:
+    with _writing(root / LAW_FILE, "teacher-law"):
         todo = missing_teachers(config, root, args.teachers, settings)
         with tqdm(total=todo, unit="teacher", disable=args.no_progress) as bar:
             path = update_teacher_law(config, root, args.teachers, settings, bar.update)
-    finally:
-        lock.release()
     print(f"wrote {path} ({todo} teachers measured)")
+
+
+def cmd_glm_data(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from .glm_data import GLM_DATA_FILE, check_alphas, missing_datasets, update_glm_data
+    from .law import check_settings
+
+    if args.datasets < 2:
+        raise ValueError(f"--datasets = {args.datasets}: must be at least 2")
+    if args.workers < 1:
+        raise ValueError(f"--workers = {args.workers}: must be at least 1")
+    root = Path(args.directory)
+    config = _directory_config(root)
+    if config.evidence is None:
+        raise ValueError(f"{root}: the sweep has no [evidence] table, so no f_deep to check")
+    settings = check_settings(config, args.setting)
+    alphas = check_alphas(config, args.alpha)
+    with _writing(root / GLM_DATA_FILE, "glm-data"):
+        todo = missing_datasets(config, root, args.datasets, settings, alphas)
+        with tqdm(total=todo, unit="dataset", disable=args.no_progress) as bar:
+            path = update_glm_data(
+                config, root, args.datasets, settings, alphas, args.workers, bar.update
+            )
+    print(f"wrote {path} ({todo} datasets estimated)")
 
 
 def _print_summary(ds, markdown: bool = False) -> None:
@@ -408,6 +444,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_teacher_law)
+    p = sub.add_parser(
+        "glm-data",
+        help="estimate the deep student's evidence on data of the equivalent GLM into "
+        "DIR/glm_data.nc: the summary's two-sided check of f_deep's bias (resumable)",
+    )
+    p.add_argument("directory", help="a sweep directory with [evidence] (written by dgep run)")
+    p.add_argument(
+        "--datasets",
+        type=int,
+        default=32,
+        help="GLM datasets per setting, d and alpha (default 32)",
+    )
+    p.add_argument(
+        "--setting",
+        type=int,
+        action="append",
+        default=[],
+        help="only this setting (an index of the sweep's, from 0); repeatable (default: all)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        action="append",
+        default=[],
+        help="only this alpha (one of the sweep's); repeatable (default: all)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_glm_data)
     p = sub.add_parser("summary", help="mean +- SE over seeds and d -> infinity")
     p.add_argument("results", help="a results.nc, or a sweep directory holding one")
     p.add_argument(

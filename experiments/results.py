@@ -13,6 +13,7 @@ import numpy as np
 from teacher_student import Estimate
 
 from .config import GRIDS, Config, grid_values
+from .glm_data import GLM_DATA_FILE, attach_glm_data
 from .law import LAW_FILE, attach_law
 from .store import (
     Point,
@@ -265,7 +266,7 @@ def open_results(path: str | Path) -> xr.Dataset:
     if "setting" not in ds.dims:
         label = np.atleast_1d(ds["setting_label"].values)
         ds = ds.expand_dims("setting").assign_coords(setting_label=("setting", label))
-    return attach_law(ds, path.parent / LAW_FILE)
+    return attach_glm_data(attach_law(ds, path.parent / LAW_FILE), path.parent / GLM_DATA_FILE)
 
 
 def select_settings(ds: xr.Dataset, settings: list[int]) -> xr.Dataset:
@@ -377,6 +378,37 @@ def control_variate(gap: np.ndarray, z: np.ndarray, z_law: np.ndarray) -> np.nda
     return np.array([estimate, np.sqrt(var_jack + slope**2 * z_law.var(ddof=1) / num_law)])
 
 
+def bennett_bias(forward: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+    """Bennett's acceptance-ratio estimate of ``beta``, the log bias (nats per dataset) of an
+    evidence estimate ``p_hat = e^beta p_deep``, and its SE (docs/theory.md 8.2). ``forward``:
+    ``L = ln p_hat(Y | X) - ln p_glm(Y | X)`` on datasets of the deep model, ``reverse``: the same
+    on datasets of the GLM, whose laws then satisfy ``P_F(L) = P_R(L) e^(L - beta)``. ``beta``
+    is the root of
+
+        sum_F s(beta - M - L) = sum_R s(M + L - beta),   M = ln(N_F / N_R),
+
+    ``s`` the logistic function (Bennett 1976), and its SE that of Shirts et al. (2003):
+    ``SE^2 = <s_F^2> / (N_F <s_F>^2) + <s_R^2> / (N_R <s_R>^2) - 1 / N_F - 1 / N_R``. NaN entries
+    are skipped; ``[nan, nan]`` with fewer than 2 of either."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+
+    forward, reverse = forward[np.isfinite(forward)], reverse[np.isfinite(reverse)]
+    if len(forward) < 2 or len(reverse) < 2:
+        return np.array([np.nan, np.nan])
+    m = np.log(len(forward) / len(reverse))
+
+    def balance(beta: float) -> float:  # increasing in beta
+        return float(expit(beta - m - forward).sum() - expit(m + reverse - beta).sum())
+
+    low = min(forward.min(), reverse.min()) - abs(m) - 50
+    high = max(forward.max(), reverse.max()) + abs(m) + 50
+    beta = brentq(balance, low, high, xtol=1e-10)
+    s_f, s_r = expit(beta - m - forward), expit(m + reverse - beta)
+    var = sum(np.mean(x**2) / (len(x) * np.mean(x) ** 2) - 1 / len(x) for x in (s_f, s_r))
+    return np.array([beta, np.sqrt(max(var, 0.0))])
+
+
 def law_covariate(delta_eff_teacher: Any, delta_eff: Any) -> Any:
     """The control variate's covariate ``(Delta_eff_T - Delta_eff)^2`` (docs/theory.md 8.1)."""
     return (delta_eff_teacher - delta_eff) ** 2
@@ -390,6 +422,40 @@ def gap_control_variate(
     ``delta_eff`` the population's (docs/theory.md 8.1): (estimate, SE)."""
     z = law_covariate(delta_eff_teacher, delta_eff)
     return control_variate(gap, z, law_covariate(law_delta_eff, delta_eff))
+
+
+def evidence_ratio(ds: xr.Dataset) -> xr.DataArray:
+    """``p_glm(Y | X) / p_deep(Y | X) = exp(-n (free_entropy - free_entropy_glm))`` per point:
+    its mean over teachers and their data is 1 at every size (docs/theory.md 8.2)."""
+    return np.exp(-ds["n"] * free_entropy_gap(ds))
+
+
+def two_sided_check(ds: xr.Dataset) -> dict[str, xr.DataArray]:
+    """With ``dgep glm-data``'s datasets in ``ds`` (``glm_data.attach_glm_data``), per (setting,
+    d, alpha): ``evidence_bias`` (``bennett_bias`` of the points' ``L = n (f_deep - f_glm)``
+    against the GLM datasets', per sample) and its SE, ``reverse_gap`` = ``f_glm - f_deep`` on
+    the GLM's data (``KL(p_glm || p_deep) / n >= 0``, docs/theory.md 8.2) and its SE, and
+    ``glm_datasets``, their number."""
+    import xarray as xr
+
+    n = ds["n"].max("seed")
+    reverse = ds["glm_data_free_entropy"] - ds["glm_data_free_entropy_glm"]
+    fit = xr.apply_ufunc(
+        bennett_bias,
+        ds["n"] * free_entropy_gap(ds),
+        n * reverse,
+        input_core_dims=[["seed"], ["glm_dataset"]],
+        output_core_dims=[["fit"]],
+        vectorize=True,
+    )
+    gap, gap_se = mean_se(-reverse, "glm_dataset")
+    return {
+        "evidence_bias": fit.isel(fit=0) / n,
+        "evidence_bias_se": fit.isel(fit=1) / n,
+        "reverse_gap": gap,
+        "reverse_gap_se": gap_se,
+        "glm_datasets": reverse.count("glm_dataset"),
+    }
 
 
 def free_entropy_control(ds: xr.Dataset) -> xr.DataArray:
@@ -428,8 +494,10 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     to ``d -> infinity`` (``*_inf``, ``*_inf_se``) next to the ensemble theory. The Nishimori gaps
     (zero in expectation at any size, docs/theory.md 5) are also pooled over d and seeds
     (``*_pooled``, ``*_pooled_se``), and so are the start gaps of mixed-start runs (zero in
-    equilibrium). With free-entropy columns: ``free_entropy_gap`` (``f_deep - f_glm``), and with
-    a teacher law (``dgep teacher-law``) its control-variate estimate ``free_entropy_gap_cv``."""
+    equilibrium). With free-entropy columns: ``free_entropy_gap`` (``f_deep - f_glm``), with
+    a teacher law (``dgep teacher-law``) its control-variate estimate ``free_entropy_gap_cv``,
+    and ``evidence_ratio`` (``p_glm / p_deep``, 1 in expectation at any size) per d and pooled
+    over d and seeds."""
     import xarray as xr
 
     out = {}
@@ -443,6 +511,15 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         if "law_delta_eff_teacher" in ds:
             fit = free_entropy_control(ds)
             estimates["free_entropy_gap_cv"] = fit.isel(fit=0), fit.isel(fit=1)
+        ratio = evidence_ratio(ds)
+        out["evidence_ratio"], out["evidence_ratio_se"] = mean_se(ratio)
+        pooled = ratio.stack(sample=("d", "seed"))
+        out["evidence_ratio_pooled"], out["evidence_ratio_pooled_se"] = mean_se(pooled, "sample")
+        every = ratio.stack(sample=ratio.dims)
+        out["evidence_ratio_all"], out["evidence_ratio_all_se"] = mean_se(every, "sample")
+        out["evidence_ratio_points"] = every.count("sample")
+        if "glm_data_free_entropy" in ds:
+            out.update(two_sided_check(ds))
     for name, (mean, se) in estimates.items():
         out[name], out[f"{name}_se"] = mean, se
         fit = xr.apply_ufunc(
@@ -599,7 +676,88 @@ def format_free_entropy(summary: xr.Dataset, *, markdown: bool = False) -> str:
                 f"chi^2 of a + b/d: {line:.1f} / {line_dof}; of a: {flat:.1f} / {flat_dof}",
                 "",
             ]
+    if "evidence_ratio" in summary:
+        lines += format_evidence_ratio(summary, markdown=markdown)
+    if "evidence_bias" in summary:
+        lines += format_two_sided(summary, markdown=markdown)
     return "\n".join(lines)
+
+
+def format_two_sided(summary: xr.Dataset, *, markdown: bool = False) -> list[str]:
+    """The table of ``two_sided_check`` per (setting, alpha, d) with GLM datasets: the estimate
+    of ``f_deep``'s bias and its z, ``f_glm - f_deep`` on the GLM's data, and the datasets of
+    each side; under it the bias's inverse-variance weighted mean over those cells and the
+    ``chi^2`` of the cells about it."""
+    head = ["setting", "alpha", "d", "bias of f_deep", "z", "f_glm - f_deep on GLM data"]
+    head.append("datasets (deep/GLM)")
+    rows, bias, se = [], [], []
+    for s in summary["setting"].values:
+        for a in summary["alpha"].values:
+            for d in summary["d"].values:
+                r = summary.sel(setting=s, alpha=a, d=d)
+                value, err = float(r["evidence_bias"]), float(r["evidence_bias_se"])
+                if not np.isfinite(value):
+                    continue
+                bias, se = [*bias, value], [*se, err]
+                rows.append(
+                    [
+                        r["setting_label"].item(),
+                        f"{a:g}",
+                        f"{int(d)}",
+                        _signed_pm(value, err),
+                        f"{value / err:+.1f}",
+                        _signed_pm(r["reverse_gap"], r["reverse_gap_se"]),
+                        f"{int(r['n_seeds'])}/{int(r['glm_datasets'])}",
+                    ]
+                )
+    if not rows:
+        return []
+    title = "bias of f_deep, two-sided (nats per sample; 0 for an unbiased estimator)"
+    w = 1 / np.array(se) ** 2
+    mean = float(w @ np.array(bias) / w.sum())
+    chi2 = float(w @ (np.array(bias) - mean) ** 2)
+    pooled = f"{_signed_pm(mean, 1 / np.sqrt(w.sum()))}, chi^2 {chi2:.1f} / {len(rows) - 1}"
+    return [
+        f"### {title}" if markdown else title,
+        *_table(head, rows, markdown),
+        "",
+        f"weighted mean over the {len(rows)} cells: {pooled}",
+        "",
+    ]
+
+
+def _ratio_pm(value: object, se: object) -> str:
+    return f"{float(value):.3f} ± {float(se):.3f}"
+
+
+def format_evidence_ratio(summary: xr.Dataset, *, markdown: bool = False) -> list[str]:
+    """The table of ``p_glm / p_deep`` (``evidence_ratio``, 1 in expectation at any size,
+    docs/theory.md 8.2) over the settings and alphas: mean ± SE over the teachers per d, pooled
+    over d, and the teachers per d; under it the mean over every point."""
+    sizes = [int(d) for d in summary["d"].values]
+    head = ["setting", "alpha", *(f"d={d}" for d in sizes), "pooled", "seeds"]
+    rows = []
+    for s in summary["setting"].values:
+        for a in summary["alpha"].values:
+            r = summary.sel(setting=s, alpha=a)
+            cells = [r["setting_label"].item(), f"{a:g}"]
+            cells += [
+                _ratio_pm(r["evidence_ratio"].sel(d=d), r["evidence_ratio_se"].sel(d=d))
+                for d in sizes
+            ]
+            cells.append(_ratio_pm(r["evidence_ratio_pooled"], r["evidence_ratio_pooled_se"]))
+            cells.append("/".join(str(int(n)) for n in r["n_seeds"].values))
+            rows.append(cells)
+    title = "p_glm / p_deep per d (1 in expectation)"
+    every = _ratio_pm(summary["evidence_ratio_all"], summary["evidence_ratio_all_se"])
+    points = int(summary["evidence_ratio_points"])
+    return [
+        f"### {title}" if markdown else title,
+        *_table(head, rows, markdown),
+        "",
+        f"every point: {every} ({points} points)",
+        "",
+    ]
 
 
 #: the learners' columns (``[estimators]``), in the order the summary and ``plot_estimators``

@@ -145,9 +145,11 @@ def sample_teacher(spec: TeacherSpec, d: int, seed: int) -> Teacher:
 class GLMTeacher:
     """The equivalent GLM of a deep teacher (docs/theory.md 3.3).
 
-    ``f*(x) = theta . x / sqrt(d) + sqrt(delta_eff) eta`` with ``theta ~ N(0, rho I_d)`` and
+    ``f*(x) = offset + theta . x / sqrt(d) + sqrt(delta_eff) eta`` with ``theta ~ N(0, rho I_d)``,
+    the teacher's output offset ``offset ~ N(0, offset_var)`` (docs/theory.md 3.2) and
     ``eta ~ N(0, 1)`` fresh per sample; labels go through the spec's channel with its noise.
-    ``rho`` and ``delta_eff`` are inputs (``gle.equivalent_glm(spec)`` computes them).
+    ``rho``, ``delta_eff`` and ``offset_var`` are inputs (``gle.equivalent_glm(spec)`` computes
+    them).
     """
 
     spec: TeacherSpec
@@ -156,11 +158,12 @@ class GLMTeacher:
     rho: float
     delta_eff: float
     seed: int
+    offset: float = 0.0
 
     def sample(self, n: int, seed: int) -> Data:
         x = _inputs(n, self.d, seed)
         eta = _rng(seed, _ETA).standard_normal(n)
-        f = x @ self.theta / np.sqrt(self.d) + np.sqrt(self.delta_eff) * eta
+        f = self.offset + x @ self.theta / np.sqrt(self.d) + np.sqrt(self.delta_eff) * eta
         xi = _rng(seed, _LABEL_NOISE).standard_normal(n)
         y = apply_channel(f, self.spec.channel, self.spec.noise, xi)
         attrs = {
@@ -172,16 +175,27 @@ class GLMTeacher:
             "data_seed": seed,
             "rho": self.rho,
             "delta_eff": self.delta_eff,
+            "offset": self.offset,
         }
         return Data(x, f, y, attrs)
 
 
 def sample_glm_teacher(
-    spec: TeacherSpec, d: int, seed: int, *, rho: float, delta_eff: float
+    spec: TeacherSpec,
+    d: int,
+    seed: int,
+    *,
+    rho: float,
+    delta_eff: float,
+    offset_var: float = 0.0,
 ) -> GLMTeacher:
-    """Draw the equivalent-GLM teacher ``theta ~ N(0, rho I_d)`` of ``spec``."""
-    for name, value in (("rho", rho), ("delta_eff", delta_eff)):
+    """Draw the equivalent-GLM teacher of ``spec``: ``theta ~ N(0, rho I_d)`` and, with
+    ``offset_var > 0``, its output offset ``N(0, offset_var)``."""
+    values = (("rho", rho), ("delta_eff", delta_eff), ("offset_var", offset_var))
+    for name, value in values:
         if not (np.isfinite(value) and value >= 0):
             raise ValueError(f"{name} = {value!r}: must be a finite number >= 0")
-    theta = np.sqrt(rho) * _rng(seed, _THETA).standard_normal(check_dimension(d))
-    return GLMTeacher(spec, d, theta, float(rho), float(delta_eff), int(seed))
+    rng = _rng(seed, _THETA)
+    theta = np.sqrt(rho) * rng.standard_normal(check_dimension(d))
+    offset = float(np.sqrt(offset_var) * rng.standard_normal()) if offset_var else 0.0
+    return GLMTeacher(spec, d, theta, float(rho), float(delta_eff), int(seed), offset)

@@ -68,7 +68,7 @@ def test_probit_glm_evidence_is_the_gaussian_orthant_probability(offset_var):
     P(y_mu u_mu > 0 for all mu)`` for ``u ~ N(0, rho X X^T / d + s2 I + offset_var 1 1^T)``, an
     orthant probability (Genz's algorithm, to 1e-9 absolute). With offset_var = 1 this dataset's
     evidence without the intercept is 0.55 nats per sample lower, over 20 tolerances."""
-    from experiments.sweep import probit_glm
+    from experiments.evidence import probit_glm
     from teacher_student import Data
 
     tanh = gle.equivalent_glm(TeacherSpec(activations=("tanh",), channel="sign", noise=0.1))

@@ -143,6 +143,25 @@ def test_glm_teacher_shares_inputs_and_has_the_right_statistics():
     assert abs(resid.var() - 0.1) < 3 * 0.1 * np.sqrt(2 / 50_000)
 
 
+def test_the_glm_teachers_offset_has_variance_offset_var_and_shifts_every_output():
+    """``sample_glm_teacher(..., offset_var=v)``: one offset per teacher, ``N(0, v)`` over
+    teachers (its sample variance over 2000 within 4 SE, ``v sqrt(2 / 2000)``), added to every
+    output; without it the teacher is the centred one of the same seed."""
+    spec = TeacherSpec(activations=("relu",), noise=0.1)
+    offsets = [
+        ts.sample_glm_teacher(spec, 10, s, rho=0.3, delta_eff=0.1, offset_var=0.5).offset
+        for s in range(2000)
+    ]
+    assert abs(np.var(offsets) - 0.5) < 4 * 0.5 * np.sqrt(2 / 2000)
+    shifted = ts.sample_glm_teacher(spec, 10, 7, rho=0.3, delta_eff=0.1, offset_var=0.5)
+    centred = ts.sample_glm_teacher(spec, 10, 7, rho=0.3, delta_eff=0.1)
+    assert centred.offset == 0.0 and np.array_equal(shifted.theta, centred.theta)
+    gap = shifted.sample(50, 3).f_star - centred.sample(50, 3).f_star
+    assert np.allclose(gap, shifted.offset)
+    with pytest.raises(ValueError, match="offset_var = -1"):
+        ts.sample_glm_teacher(spec, 10, 7, rho=0.3, delta_eff=0.1, offset_var=-1)
+
+
 def test_netcdf_round_trip_is_lossless(tmp_path):
     spec = TeacherSpec(activations=("tanh", "erf"), channel="sign", noise=0.1)
     data = ts.sample_teacher(spec, 25, 1).sample(60, 2)

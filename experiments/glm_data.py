@@ -1,0 +1,190 @@
+"""``DIR/glm_data.nc``: the deep student's evidence on data drawn from the equivalent GLM, the
+reverse side of the two-sided check of the evidence estimator (docs/theory.md 8.2).
+
+``dgep glm-data DIR --datasets N`` draws, for every (setting, d, alpha) of the sweep in ``DIR``,
+``N`` GLM teachers (``teacher_student.sample_glm_teacher`` with the setting's ``rho``,
+``delta_eff`` and ``offset_var``; seeds from ``GLM_FIRST_SEED``) and their ``n = alpha d``
+samples, and estimates ``free_entropy`` and ``free_entropy_glm`` on each exactly as the sweep's
+points do on the deep teacher's data (``evidence.free_entropy_values`` with the sweep's
+``[evidence]``). The file is written atomically after every dataset, so a killed run loses at
+most the datasets in flight and a rerun (or one with a larger ``N``) computes only those missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from teacher_student import num_samples, problem_seeds, sample_glm_teacher
+
+from .config import Config
+from .store import atomic_write
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+GLM_DATA_FILE = "glm_data.nc"
+#: the first seed of the GLM teachers: above any sweep's and the teacher law's seeds
+GLM_FIRST_SEED = 2_000_000
+#: the file's variables: name -> (``free_entropy_values`` key, long_name)
+GLM_DATA_VARIABLES = {
+    "glm_data_free_entropy": ("free_entropy", "f_deep on data of the equivalent GLM"),
+    "glm_data_free_entropy_se": ("free_entropy_se", "SE of f_deep over the SMC replicas"),
+    "glm_data_free_entropy_glm": ("free_entropy_glm", "f_glm on data of the equivalent GLM"),
+}
+
+
+class GLMDataTask(NamedTuple):
+    """One dataset: the setting's spec, its place in the file and the sweep's ``[evidence]``."""
+
+    spec: Any
+    setting: int
+    d: int
+    alpha: float
+    seed: int
+    evidence: Any
+
+
+def glm_data_values(task: GLMDataTask) -> dict[str, float]:
+    """``free_entropy_values`` on ``n = alpha d`` samples of the GLM teacher of ``task.seed``
+    (``problem_seeds``' teacher and train seeds), in a process prepared to sample."""
+    from bayes import prepare_process
+    from gle import equivalent_glm
+
+    from .evidence import free_entropy_values
+
+    prepare_process()
+    glm = equivalent_glm(task.spec)
+    seeds = problem_seeds(task.seed)
+    teacher = sample_glm_teacher(
+        task.spec,
+        task.d,
+        seeds.teacher,
+        rho=glm.rho,
+        delta_eff=glm.delta_eff,
+        offset_var=glm.offset_var,
+    )
+    train = teacher.sample(num_samples(task.alpha, task.d), seeds.train)
+    return free_entropy_values(task.spec, train, task.evidence, task.seed)
+
+
+def empty_glm_data(config: Config, num_datasets: int) -> xr.Dataset:
+    """The file's variables over (setting, d, alpha, glm_dataset), all NaN."""
+    import xarray as xr
+
+    shape = (len(config.settings), len(config.data.d), len(config.alphas), num_datasets)
+    dims = ("setting", "d", "alpha", "glm_dataset")
+    units = {"units": "nats per sample"}
+    return xr.Dataset(
+        {
+            name: (dims, np.full(shape, np.nan), {"long_name": long_name, **units})
+            for name, (_, long_name) in GLM_DATA_VARIABLES.items()
+        },
+        coords={
+            "setting": ("setting", list(range(len(config.settings)))),
+            "d": ("d", config.data.d, {"long_name": "input dimension"}),
+            "alpha": ("alpha", list(config.alphas), {"long_name": "samples per dimension"}),
+            "glm_dataset": (
+                "glm_dataset",
+                GLM_FIRST_SEED + np.arange(num_datasets),
+                {"long_name": "seed of a GLM teacher and its data"},
+            ),
+        },
+    )
+
+
+def _resume(config: Config, path: Path, num_datasets: int) -> xr.Dataset:
+    """The file's datasets on this config's grid and at least ``num_datasets`` per cell (NaN
+    where missing; none of the file's are dropped)."""
+    import xarray as xr
+
+    if not path.exists():
+        return empty_glm_data(config, num_datasets)
+    old = xr.load_dataset(path, engine="h5netcdf")
+    new = empty_glm_data(config, max(num_datasets, old.sizes["glm_dataset"]))
+    return old.combine_first(new).reindex_like(new)
+
+
+def check_alphas(config: Config, alphas: list[float]) -> list[float]:
+    """``alphas`` (all of the config's when empty), each checked to be one of its values."""
+    for a in alphas:
+        if a not in config.alphas:
+            raise ValueError(f"--alpha = {a:g}: the sweep's alphas are {list(config.alphas)}")
+    return alphas or list(config.alphas)
+
+
+def _missing_tasks(
+    config: Config, data: xr.Dataset, settings: list[int], alphas: list[float]
+) -> list[GLMDataTask]:
+    tasks = []
+    for s in settings:
+        for d in config.data.d:
+            for a in alphas:
+                done = data["glm_data_free_entropy"].sel(setting=s, d=d, alpha=a).notnull()
+                for seed in data["glm_dataset"].values[~done.values]:
+                    tasks.append(
+                        GLMDataTask(config.settings[s], s, d, a, int(seed), config.evidence)
+                    )
+    return tasks
+
+
+def missing_datasets(
+    config: Config, root: Path, num_datasets: int, settings: list[int], alphas: list[float]
+) -> int:
+    """How many datasets ``update_glm_data`` would estimate."""
+    data = _resume(config, root / GLM_DATA_FILE, num_datasets)
+    return len(_missing_tasks(config, data, settings, alphas))
+
+
+def _results(tasks: list[GLMDataTask], workers: int) -> Iterable[tuple[GLMDataTask, dict]]:
+    if workers == 1:
+        yield from ((t, glm_data_values(t)) for t in tasks)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {pool.submit(glm_data_values, t): t for t in tasks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def update_glm_data(
+    config: Config,
+    root: Path,
+    num_datasets: int,
+    settings: list[int],
+    alphas: list[float],
+    workers: int = 1,
+    progress: Callable[[int], None] = lambda done: None,
+) -> Path:
+    """Estimate the datasets missing from ``root/glm_data.nc`` up to ``num_datasets`` per
+    (setting, d, alpha) of ``settings`` and ``alphas``, ``workers`` at a time, writing the file
+    after each; ``progress`` gets 1 per dataset. Datasets the file has beyond ``num_datasets``
+    are kept."""
+    path = root / GLM_DATA_FILE
+    data = _resume(config, path, num_datasets)
+    for task, values in _results(_missing_tasks(config, data, settings, alphas), workers):
+        at = {"setting": task.setting, "d": task.d, "alpha": task.alpha, "glm_dataset": task.seed}
+        for name, (key, _) in GLM_DATA_VARIABLES.items():
+            data[name].loc[at] = values[key]
+        atomic_write(path, lambda p: data.to_netcdf(p, engine="h5netcdf"))
+        progress(1)
+    atomic_write(path, lambda p: data.to_netcdf(p, engine="h5netcdf"))
+    return path
+
+
+def attach_glm_data(ds: xr.Dataset, path: Path) -> xr.Dataset:
+    """``ds`` (a sweep's results) with the datasets of ``path`` on its grid, if the file exists
+    (NaN where it lacks a cell)."""
+    import xarray as xr
+
+    if not path.exists():
+        return ds
+    data = xr.load_dataset(path, engine="h5netcdf")
+    data = data.reindex(setting=ds["setting"].values, d=ds["d"].values, alpha=ds["alpha"].values)
+    return ds.assign({name: data[name] for name in GLM_DATA_VARIABLES})
