@@ -366,6 +366,17 @@ def _set_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_setting_option(p: argparse.ArgumentParser) -> None:
+    """``--setting I`` (repeatable) of the commands that work on some of a sweep's settings."""
+    p.add_argument(
+        "--setting",
+        type=int,
+        action="append",
+        default=[],
+        help="only this setting (an index of the sweep's, from 0); repeatable (default: all)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dgep",
@@ -435,13 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--teachers", type=int, default=1000, help="teachers per setting and d (default 1000)"
     )
-    p.add_argument(
-        "--setting",
-        type=int,
-        action="append",
-        default=[],
-        help="only this setting (an index of the sweep's, from 0); repeatable (default: all)",
-    )
+    _add_setting_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_teacher_law)
     p = sub.add_parser(
@@ -456,13 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=32,
         help="GLM datasets per setting, d and alpha (default 32)",
     )
-    p.add_argument(
-        "--setting",
-        type=int,
-        action="append",
-        default=[],
-        help="only this setting (an index of the sweep's, from 0); repeatable (default: all)",
-    )
+    _add_setting_option(p)
     p.add_argument(
         "--alpha",
         type=float,

@@ -698,7 +698,8 @@ def format_two_sided(summary: xr.Dataset, *, markdown: bool = False) -> list[str
                 value, err = float(r["evidence_bias"]), float(r["evidence_bias_se"])
                 if not np.isfinite(value):
                     continue
-                bias, se = [*bias, value], [*se, err]
+                bias.append(value)
+                se.append(err)
                 rows.append(
                     [
                         r["setting_label"].item(),
