@@ -12,7 +12,7 @@ most the datasets in flight and a rerun (or one with a larger ``N``) computes on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,6 +21,7 @@ import numpy as np
 from teacher_student import num_samples, problem_seeds, sample_glm_teacher
 
 from .config import Config
+from .processes import map_unordered
 from .store import atomic_write
 
 if TYPE_CHECKING:
@@ -139,20 +140,6 @@ def missing_datasets(
     return len(_missing_tasks(config, data, settings, alphas))
 
 
-def _results(tasks: list[GLMDataTask], workers: int) -> Iterable[tuple[GLMDataTask, dict]]:
-    if workers == 1:
-        yield from ((t, glm_data_values(t)) for t in tasks)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = {pool.submit(glm_data_values, t): t for t in tasks}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-
-
 def update_glm_data(
     config: Config,
     root: Path,
@@ -168,7 +155,8 @@ def update_glm_data(
     are kept."""
     path = root / GLM_DATA_FILE
     data = _resume(config, path, num_datasets)
-    for task, values in _results(_missing_tasks(config, data, settings, alphas), workers):
+    tasks = _missing_tasks(config, data, settings, alphas)
+    for task, values in map_unordered(glm_data_values, tasks, workers):
         at = {"setting": task.setting, "d": task.d, "alpha": task.alpha, "glm_dataset": task.seed}
         for name, (key, _) in GLM_DATA_VARIABLES.items():
             data[name].loc[at] = values[key]

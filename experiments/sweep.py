@@ -31,6 +31,7 @@ from .config import Config
 from .estimators import estimator_values
 from .evidence import free_entropy_values
 from .law import law_delta_eff
+from .processes import map_unordered
 from .results import gap_control_variate, write_results
 from .store import (
     Point,
@@ -298,19 +299,6 @@ def _finished(records: Iterable[dict[str, Any]]) -> set[str]:
     return {Point(**r["point"]).key for r in records if r["status"] == "ok"}
 
 
-def _local_results(tasks: list[Task], workers: int) -> Iterable[dict[str, Any]]:
-    if workers == 1:
-        yield from map(run_task, tasks)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for future in as_completed([pool.submit(run_task, t) for t in tasks]):
-            yield future.result()
-
-
 def _dask_results(
     tasks: list[Task], workers: int, scheduler: str | None
 ) -> Iterable[dict[str, Any]]:
@@ -414,4 +402,4 @@ def _results(
     ]
     if config.run.executor == "dask" or scheduler is not None:
         return _dask_results(tasks, config.run.workers, scheduler)
-    return _local_results(tasks, config.run.workers)
+    return (record for _, record in map_unordered(run_task, tasks, config.run.workers))

@@ -1290,3 +1290,13 @@ def test_check_with_out_tells_what_a_run_there_starts_with_and_writes_nothing(re
     assert other.returncode == 2 and "[teacher 0].noise = 0.3" in other.stderr
     assert len(other.stderr.strip().splitlines()) == 1
     assert {p.name: p.stat().st_mtime_ns for p in Path(out).iterdir()} == before
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_map_unordered_pairs_each_task_with_its_result(workers):
+    from experiments.processes import map_unordered
+
+    pairs = list(map_unordered(abs, [-3, 1, -2, 5], workers))
+    assert sorted(pairs) == [(-3, 3), (-2, 2), (1, 1), (5, 5)]
+    with pytest.raises(TypeError):
+        list(map_unordered(abs, [-1, "x"], workers))
