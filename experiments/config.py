@@ -321,7 +321,7 @@ def point_identity(config_json: str) -> dict[str, Any]:
 def identity_differences(stored_json: str, given_json: str) -> list[str]:
     """Where two configs' point identities differ (``point_identity``), one entry per setting:
     ``[table].key = given (the directory's: stored)``, values as JSON; teacher settings are
-    numbered (``[teacher 0].noise``)."""
+    numbered (``[teacher 0].noise``); an ``[evidence]`` table on one side only is one entry."""
     stored, given = point_identity(stored_json), point_identity(given_json)
     old_settings, new_settings = stored["teacher"], given["teacher"]
     if len(old_settings) != len(new_settings):
@@ -329,7 +329,16 @@ def identity_differences(stored_json: str, given_json: str) -> list[str]:
     pairs = zip(old_settings, new_settings, strict=True)
     tables = {f"teacher {i}": pair for i, pair in enumerate(pairs)}
     tables |= {name: (stored[name], given[name]) for name in ("data", "sampler", "run")}
-    return [
+    presence = []
+    if ("evidence" in stored) != ("evidence" in given):
+        shown = {True: "present", False: "absent"}
+        presence.append(
+            f"[evidence] table {shown['evidence' in given]} "
+            f"(the directory's: {shown['evidence' in stored]})"
+        )
+    elif "evidence" in stored:
+        tables["evidence"] = (stored["evidence"], given["evidence"])
+    return presence + [
         f"[{name}].{key} = {json.dumps(new.get(key))} (the directory's: {json.dumps(old.get(key))})"
         for name, (old, new) in tables.items()
         for key in sorted(old.keys() | new.keys())

@@ -406,6 +406,17 @@ def test_a_refusal_names_what_differs_including_a_changed_default():
     assert identity_differences(config.to_json(), noisier.to_json()) == [
         "[teacher 0].noise = 0.3 (the directory's: 0.2)"
     ]
+    evidence = parse_config(TINY + "\n[evidence]\n")
+    assert identity_differences(config.to_json(), evidence.to_json()) == [
+        "[evidence] table present (the directory's: absent)"
+    ]
+    assert identity_differences(evidence.to_json(), config.to_json()) == [
+        "[evidence] table absent (the directory's: present)"
+    ]
+    cheaper = parse_config(TINY + "\n[evidence]\nreplicas = 2\nplatform = 'cpu'\n")
+    assert identity_differences(evidence.to_json(), cheaper.to_json()) == [
+        "[evidence].replicas = 2 (the directory's: 4)"
+    ]
 
 
 def test_committed_results_carry_the_current_long_names():
