@@ -22,12 +22,11 @@ from teacher_student import num_samples, problem_seeds, sample_glm_teacher
 
 from .config import Config
 from .processes import map_unordered
-from .store import atomic_write
+from .store import GLM_DATA_FILE, atomic_write, check_beside, check_measured_for, measured_for
 
 if TYPE_CHECKING:
     import xarray as xr
 
-GLM_DATA_FILE = "glm_data.nc"
 #: the first seed of the GLM teachers: above any sweep's and the teacher law's seeds
 GLM_FIRST_SEED = 2_000_000
 #: the file's variables: name -> (``free_entropy_values`` key, long_name)
@@ -94,19 +93,22 @@ def empty_glm_data(config: Config, num_datasets: int) -> xr.Dataset:
                 {"long_name": "seed of a GLM teacher and its data"},
             ),
         },
+        attrs=measured_for(config.to_json(), ("teacher", "evidence")),
     )
 
 
 def _resume(config: Config, path: Path, num_datasets: int) -> xr.Dataset:
     """The file's datasets on this config's grid and at least ``num_datasets`` per cell (NaN
-    where missing; none of the file's are dropped)."""
+    where missing; none of the file's are dropped); a file measured for another config is
+    refused (``store.check_measured_for``)."""
     import xarray as xr
 
     if not path.exists():
         return empty_glm_data(config, num_datasets)
     old = xr.load_dataset(path, engine="h5netcdf")
+    check_measured_for(path, old.attrs, config.to_json())
     new = empty_glm_data(config, max(num_datasets, old.sizes["glm_dataset"]))
-    return old.combine_first(new).reindex_like(new)
+    return old.combine_first(new).reindex_like(new).assign_attrs(new.attrs)
 
 
 def check_alphas(config: Config, alphas: list[float]) -> list[float]:
@@ -168,11 +170,13 @@ def update_glm_data(
 
 def attach_glm_data(ds: xr.Dataset, path: Path) -> xr.Dataset:
     """``ds`` (a sweep's results) with the datasets of ``path`` on its grid, if the file exists
-    (NaN where it lacks a cell)."""
+    (NaN where it lacks a cell); one measured for other teachers or another ``[evidence]`` than
+    the ``config.json`` beside it is refused (``store.check_beside``)."""
     import xarray as xr
 
     if not path.exists():
         return ds
     data = xr.load_dataset(path, engine="h5netcdf")
+    check_beside(path, data.attrs)
     data = data.reindex(setting=ds["setting"].values, d=ds["d"].values, alpha=ds["alpha"].values)
     return ds.assign({name: data[name] for name in GLM_DATA_VARIABLES})

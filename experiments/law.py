@@ -19,12 +19,11 @@ import numpy as np
 from teacher_student import LAW_FIRST_SEED, teacher_law
 
 from .config import Config
-from .store import atomic_write
+from .store import LAW_FILE, atomic_write, check_beside, check_measured_for, measured_for
 
 if TYPE_CHECKING:
     import xarray as xr
 
-LAW_FILE = "teacher_law.nc"
 #: teachers measured between two writes of the file
 BLOCK = 50
 #: the law's variables: name in the file -> (``TeacherLaw`` field, long_name)
@@ -55,7 +54,8 @@ def empty_law(config: Config, num_teachers: int) -> xr.Dataset:
                 {"long_name": "seed of an independent teacher"},
             ),
         },
-        attrs={"teacher_inputs": config.run.teacher_inputs},
+        attrs={"teacher_inputs": config.run.teacher_inputs}
+        | measured_for(config.to_json(), ("teacher",)),
     )
 
 
@@ -73,8 +73,9 @@ def _resume(config: Config, path: Path, num_teachers: int) -> xr.Dataset:
             f"{path}: measured with teacher_inputs = {old.attrs.get('teacher_inputs')}, the "
             f"sweep's is {config.run.teacher_inputs}; move it away to measure again"
         )
+    check_measured_for(path, old.attrs, config.to_json())
     law = empty_law(config, max(num_teachers, old.sizes["law_teacher"]))
-    return old.combine_first(law).reindex_like(law)
+    return old.combine_first(law).reindex_like(law).assign_attrs(law.attrs)
 
 
 def check_settings(config: Config, settings: list[int]) -> list[int]:
@@ -128,13 +129,16 @@ def missing_teachers(config: Config, root: Path, num_teachers: int, settings: li
 
 def law_delta_eff(root: Path) -> dict[tuple[int, int], np.ndarray]:
     """``law_delta_eff_teacher`` of ``root/teacher_law.nc`` per (setting, d), its measured
-    teachers only; empty without the file."""
+    teachers only; empty without the file, refused where it was measured for other teachers
+    (``store.check_beside``)."""
     import xarray as xr
 
     path = root / LAW_FILE
     if not path.exists():
         return {}
-    law = xr.load_dataset(path, engine="h5netcdf")["law_delta_eff_teacher"]
+    law = xr.load_dataset(path, engine="h5netcdf")
+    check_beside(path, law.attrs)
+    law = law["law_delta_eff_teacher"]
     out = {}
     for setting in law["setting"].values:
         for d in law["d"].values:
@@ -145,11 +149,13 @@ def law_delta_eff(root: Path) -> dict[tuple[int, int], np.ndarray]:
 
 def attach_law(ds: xr.Dataset, path: Path) -> xr.Dataset:
     """``ds`` (a sweep's results) with the law of ``path`` on its settings and sizes, if the file
-    exists (NaN at sizes it lacks)."""
+    exists (NaN at sizes it lacks); one measured for other teachers than the ``config.json``
+    beside it is refused (``store.check_beside``)."""
     import xarray as xr
 
     if not path.exists():
         return ds
     law = xr.load_dataset(path, engine="h5netcdf")
+    check_beside(path, law.attrs)
     law = law.reindex(setting=ds["setting"].values, d=ds["d"].values)
     return ds.assign({name: law[name] for name in LAW_VARIABLES})

@@ -22,8 +22,42 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .config import Config, identity_differences
+from .config import Config, identity_differences, point_identity
 from .theory import has_finite, theory_columns
+
+#: Files measured for a directory's config beside its points: the teacher law (``dgep
+#: teacher-law``) and the equivalent GLM's datasets (``dgep glm-data``). Each records the part of
+#: the config it depends on (``measured_for``); ``--fresh`` discards them with the points.
+LAW_FILE = "teacher_law.nc"
+GLM_DATA_FILE = "glm_data.nc"
+DERIVED_FILES = (LAW_FILE, GLM_DATA_FILE)
+
+
+def measured_for(config_json: str, tables: tuple[str, ...]) -> dict[str, str]:
+    """The parts of a config's point identity (``config.point_identity``) that a derived file
+    depends on, as netCDF attributes: ``tables`` (``"teacher"``, ``"evidence"``), each as JSON."""
+    identity = point_identity(config_json)
+    return {table: json.dumps(identity.get(table), sort_keys=True) for table in tables}
+
+
+def check_measured_for(path: Path, attrs: dict[str, Any], config_json: str) -> None:
+    """``ValueError`` where the derived file ``path`` (its ``attrs``) was measured for another
+    config than ``config_json`` (``measured_for``); a file without the record is accepted."""
+    wanted = measured_for(config_json, tuple(t for t in ("teacher", "evidence") if t in attrs))
+    differing = [table for table, value in wanted.items() if attrs[table] != value]
+    if differing:
+        raise ValueError(
+            f"{path}: measured for another [{'] and ['.join(differing)}] than the sweep's "
+            "config; move it away to measure it again"
+        )
+
+
+def check_beside(path: Path, attrs: dict[str, Any]) -> None:
+    """``check_measured_for`` against the ``config.json`` in the derived file's directory, if
+    there is one."""
+    config_path = path.parent / "config.json"
+    if config_path.exists():
+        check_measured_for(path, attrs, config_path.read_text())
 
 
 class Point(NamedTuple):
@@ -130,7 +164,7 @@ class ResultStore:
 
     def open(self, config: Config, *, fresh: bool = False) -> None:
         """Create or resume (the caller holds the lock); a config whose points differ is refused
-        unless ``fresh`` (which discards the records). Seeds, the seed target and execution
+        unless ``fresh`` (which discards the records and ``DERIVED_FILES``). Seeds, the seed target and execution
         settings may change (``point_identity``): more seeds extend the sweep."""
         config_path = self.root / "config.json"
         if not fresh:
@@ -138,6 +172,8 @@ class ResultStore:
         elif config_path.exists():
             shutil.rmtree(self.root / "points", ignore_errors=True)
             self.points_path.unlink(missing_ok=True)
+            for name in DERIVED_FILES:
+                (self.root / name).unlink(missing_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_temporaries()
         atomic_write(config_path, lambda p: p.write_text(config.to_json()))

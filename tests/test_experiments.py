@@ -36,6 +36,7 @@ from experiments.results import (
     open_results,
     summarize,
 )
+from experiments.store import DERIVED_FILES
 
 pytestmark = pytest.mark.xdist_group("experiments")
 
@@ -219,9 +220,13 @@ def test_different_config_is_refused_unless_fresh(reference_run, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert point_values(out) == before
     assert len(point_values(out)) == 4  # nothing lost
+    derived = [out / name for name in DERIVED_FILES]  # measured for the old config
+    for path in derived:
+        path.write_text("stale")
     fresh = dgep_here("run", str(second), "--out", str(out), "--no-progress", "--fresh")
     assert fresh.returncode == 0
     assert all("a3_" in key for key in point_values(out))
+    assert not any(path.exists() for path in derived)
 
 
 def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):

@@ -105,6 +105,21 @@ def test_glm_data_writes_resumes_and_feeds_the_summary(sweep):
     assert "32/3" in summary.stdout
 
 
+def test_glm_data_of_another_evidence_config_is_refused(sweep):
+    """The datasets record the ``[teacher]`` and ``[evidence]`` they were estimated for: once the
+    directory's config differs, neither ``dgep glm-data`` nor the summary uses them."""
+    root, config = sweep
+    args = (str(root), "--setting", "0", "--alpha", "0.5", "--datasets", "2", "--no-progress")
+    assert dgep_here("glm-data", *args).returncode == 0
+    config["evidence"]["num_particles"] = 32
+    (root / "config.json").write_text(json.dumps(config))
+    message = "glm_data.nc: measured for another [evidence] than the sweep's config"
+    for command in (("glm-data", *args), ("summary", str(root))):
+        refused = dgep_here(*command)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+
+
 def test_glm_data_refuses_bad_input_in_one_line(sweep):
     root, config = sweep
     for args, message in (

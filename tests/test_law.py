@@ -96,6 +96,14 @@ def test_teacher_law_writes_resumes_and_feeds_the_summary(tmp_path):
     summary = dgep_here("summary", str(root))
     assert summary.returncode == 0 and "f_deep - f_glm cv" in summary.stdout, summary.stderr
 
+    config = json.loads((root / "config.json").read_text())
+    config["teacher"][1]["noise"] = 0.2  # the law was measured for teachers of noise 0.1
+    (root / "config.json").write_text(json.dumps(config))
+    refused = dgep_here("summary", str(root))
+    assert refused.returncode == 2, refused.stderr
+    assert "teacher_law.nc: measured for another [teacher] than" in refused.stderr
+    shutil.copy(D20 / "config.json", root / "config.json")
+
     law.attrs["teacher_inputs"] = 1000
     law.to_netcdf(root / "teacher_law.nc", engine="h5netcdf")
     for args, message in (
