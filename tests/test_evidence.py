@@ -61,6 +61,59 @@ def test_tiny_deep_network_against_importance_sampling_from_the_prior(channel):
     assert abs(est.value - brute) < tolerance(est, train.n) + 4 * brute_se, (est, brute, brute_se)
 
 
+UNUSUAL = [  # depth 2, widths other than d, layer-wise prior variances, a non-centred teacher
+    TeacherSpec(
+        activations=("relu", "relu"),
+        widths=(0.5, 1.5),
+        prior_var=(2.0, 0.5),
+        readout_var=0.5,
+        channel="sign",
+        noise=0.2,
+    ),
+    TeacherSpec(
+        activations=("erf", "linear"),
+        widths=(1.0, 0.75),
+        prior_var=(0.5, 1.5),
+        readout_var=2.0,
+        noise=0.3,
+    ),
+]
+
+
+@pytest.mark.parametrize("spec", UNUSUAL, ids=["relu-relu-sign", "erf-linear-gaussian"])
+def test_unusual_architectures_against_importance_sampling_from_the_prior(spec):
+    """As above, with the prior written out here (``W_l`` entries ``N(0, Delta_l)``, readout
+    ``N(0, Delta_a)``, fan-in scaling of docs/theory.md 1), independent of the student's; 1024
+    particles and 8 replicas, so that the tolerance is below the shift a doubled readout
+    variance makes, and the brute force's own SE well below it."""
+    from scipy.special import erf, log_ndtr
+
+    d, n = 4, 8
+    train = sample_teacher(spec, d, 5).sample(n, 6)
+    acts = {"relu": lambda h: np.maximum(h, 0.0), "erf": erf, "linear": lambda h: h}
+    rng = np.random.default_rng(1)
+    log_w = []
+    for _ in range(10):  # 10 x 10^5 draws
+        h = np.broadcast_to(train.x, (100_000, n, d))
+        for name, (k, fan_in), var in zip(
+            spec.activations, spec.weight_shapes(d), spec.prior_var, strict=False
+        ):
+            w = rng.normal(0.0, np.sqrt(var), (100_000, k, fan_in))
+            h = acts[name](np.einsum("skf,snf->snk", w, h) / np.sqrt(fan_in))
+        a = rng.normal(0.0, np.sqrt(spec.readout_var), (100_000, h.shape[-1]))
+        f = np.einsum("sk,snk->sn", a, h) / np.sqrt(h.shape[-1])
+        if spec.channel == "gaussian":
+            r2 = (train.y - f) ** 2 / spec.noise + np.log(2 * np.pi * spec.noise)
+            log_w.append(-0.5 * r2.sum(axis=1))
+        else:
+            log_w.append(log_ndtr(train.y * f / np.sqrt(spec.noise)).sum(axis=1))
+    log_mean, log_mean_se = log_mean_exp(np.concatenate(log_w))
+    brute, brute_se = log_mean / n, log_mean_se / n
+    est = log_evidence(spec, train, EvidenceConfig(num_particles=1024, replicas=8), seed=2)
+    assert brute_se < 0.1 * tolerance(est, n)
+    assert abs(est.value - brute) < tolerance(est, n) + 4 * brute_se, (est, brute, brute_se)
+
+
 @pytest.mark.parametrize("offset_var", [0.0, 1.0])
 def test_probit_glm_evidence_is_the_gaussian_orthant_probability(offset_var):
     """The sign channel's GLM (tanh's rho and delta_eff), centred and with an output offset
