@@ -16,7 +16,7 @@ compilation cache in ``$DGEP_JAX_CACHE`` (default ``~/.cache/dgep/jax``; ``off``
 ``enable_compilation_cache``). ``dgep run`` does both in every process that samples.
 """
 
-from .evidence import EvidenceConfig, EvidenceEstimate, log_evidence
+from .evidence import EvidenceConfig, EvidenceEstimate, check_estimable, log_evidence
 from .measure import Estimate, Measurements, measure, overlap_series, to_inference_data
 from .model import NonMixingWarning, StudentNetwork, check_samplable
 from .runtime import enable_compilation_cache, platform_device, prepare_process, use_host_devices
@@ -32,6 +32,7 @@ __all__ = [
     "SamplerConfig",
     "ShortWarmupWarning",
     "StudentNetwork",
+    "check_estimable",
     "check_samplable",
     "enable_compilation_cache",
     "log_evidence",

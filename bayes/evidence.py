@@ -27,7 +27,7 @@ import numpy as np
 
 from teacher_student import Data, TeacherSpec
 
-from .model import StudentNetwork, check_samplable
+from .model import StudentNetwork, check_samplable, flat_activations
 from .runtime import MATMUL_PRECISION, check_platform, platform_device
 
 
@@ -81,12 +81,29 @@ class EvidenceEstimate(NamedTuple):
     seconds: float
 
 
+def check_estimable(spec: TeacherSpec) -> None:
+    """What :func:`log_evidence` refuses (``ValueError``): what the sampler refuses
+    (``Delta = 0``), and an activation with zero derivative almost everywhere (``sign``): below
+    it the HMC moves feel only the prior, the particles mix there only by chance acceptances,
+    and neither ``ln p(Y | X)`` nor its replica SE can be trusted (the sampler only warns, since
+    its R-hat shows it; nothing shows it here)."""
+    flat = flat_activations(spec)
+    if flat and spec.noise > 0:
+        layer, name = flat[0]
+        raise ValueError(
+            f"activations[{layer}] = {name!r}: zero derivative almost everywhere, so the "
+            "evidence's HMC moves cannot move the weights below it and ln p(Y | X) would not be "
+            "trustworthy; drop [evidence] to sample the posterior alone"
+        )
+    check_samplable(spec)
+
+
 def log_evidence(
     spec: TeacherSpec, train: Data, config: EvidenceConfig | None = None, *, seed: int = 0
 ) -> EvidenceEstimate:
     """Estimate ``f_deep = (1/n) ln p(Y | X)`` of the student of ``spec`` on ``train``."""
     cfg = config or EvidenceConfig()
-    check_samplable(spec)
+    check_estimable(spec)
     device = platform_device(cfg.platform, "evidence.platform")
     begin = time.perf_counter()
     with jax.default_device(device), jax.default_matmul_precision(MATMUL_PRECISION):

@@ -37,16 +37,25 @@ def check_samplable(spec: TeacherSpec) -> None:
             f"noise = {spec.noise!r}: HMC cannot sample the noiseless (Delta = 0) posterior, whose "
             "likelihood is a hard constraint; use noise > 0 (gle's theory handles Delta = 0)"
         )
+    for layer, name in flat_activations(spec):
+        warnings.warn(
+            f"activations[{layer}] = {name!r}: zero derivative almost everywhere, "
+            "HMC will not mix the weights below it (expect R-hat >> 1)",
+            NonMixingWarning,
+            stacklevel=2,
+        )
+
+
+def flat_activations(spec: TeacherSpec) -> list[tuple[int, str]]:
+    """``(index into spec.activations, name)`` of each activation whose derivative is 0 on a
+    grid over [-3, 3] (e.g. ``sign``): HMC's gradient carries no likelihood below it."""
     probe, step = np.linspace(-3.0, 3.0, 25) + 0.01, 1e-3  # numpy: no JAX compile per call
-    for layer, act in enumerate(layer_activations(spec), start=1):
+    flat = []
+    for layer, act in enumerate(layer_activations(spec)):
         slope = (act.fn(probe + step, np) - act.fn(probe - step, np)) / (2 * step)
         if not np.any(slope != 0):
-            warnings.warn(
-                f"activations[{layer - 1}] = {act.name!r}: zero derivative almost everywhere, "
-                "HMC will not mix the weights below it (expect R-hat >> 1)",
-                NonMixingWarning,
-                stacklevel=2,
-            )
+            flat.append((layer, act.name))
+    return flat
 
 
 class StudentNetwork:

@@ -119,7 +119,9 @@ def plan(config: Config) -> list[ShapePlan]:
     """Every (setting, d, alpha) of the config with its ``n`` and estimates; raises
     ``ConfigError`` for a point that cannot run (naming the key and value) and warns
     (``DuplicateSizeWarning``) about alphas that repeat an ``n``."""
-    from bayes import check_samplable
+    from bayes import check_estimable, check_samplable
+
+    check_point = check_samplable if config.evidence is None else check_estimable
 
     if config.sampler.num_probes > config.data.n_test:
         raise ConfigError(
@@ -132,7 +134,7 @@ def plan(config: Config) -> list[ShapePlan]:
     for s, spec in enumerate(config.settings):
         where = _where(config, s)
         try:
-            check_samplable(spec)
+            check_point(spec)
         except ValueError as err:
             raise ConfigError(f"{config.source}: {where}.{err}") from None
         for d in config.data.d:

@@ -10,7 +10,7 @@ import pytest
 from quadrature import log_mean_exp, log_orthant_evidence, probit_glm_data
 
 import gle
-from bayes.evidence import EvidenceConfig, log_evidence
+from bayes.evidence import EvidenceConfig, check_estimable, log_evidence
 from teacher_student import TeacherSpec, sample_teacher
 
 pytestmark = pytest.mark.xdist_group("bayes")
@@ -144,3 +144,14 @@ def test_the_reported_standard_error_is_honest():
     spread = groups.mean(axis=1).std(ddof=1)
     reported = np.mean(groups.std(axis=1, ddof=1) / 2)
     assert 0.5 < spread / reported < 2, (spread, reported)
+
+
+def test_refuses_what_its_moves_cannot_mix():
+    """The sampler's refusal (Delta = 0) holds here, and a zero-derivative activation, which the
+    sampler only warns about, is refused: nothing would flag the estimate."""
+    with pytest.raises(ValueError, match=r"activations\[1\] = 'sign': zero derivative"):
+        check_estimable(TeacherSpec(activations=("tanh", "sign"), noise=0.1))
+    with pytest.raises(ValueError, match="noise = 0.0: HMC cannot sample"):
+        check_estimable(TeacherSpec(activations=("sign",), noise=0.0))
+    for acts in (("tanh", "relu"), ("erf",), ()):
+        check_estimable(TeacherSpec(activations=acts, noise=0.1))  # warnings are errors

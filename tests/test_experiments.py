@@ -1100,13 +1100,16 @@ def test_a_sweep_measures_the_free_entropy_with_an_evidence_table(tmp_path):
     ratio = ds["evidence_temperatures"] / (base + per_root_n * np.sqrt(ds["n"]))
     assert bool(((ratio > 0.5) & (ratio < 2)).all()), ratio.values
     assert (abs(gap) < 4 * ds["free_entropy_se"] + bias).all()
-    for bad, message in (
-        ("num_particles = 0", "[evidence].num_particles = 0"),
-        ("particles = 5", "[evidence].particles = 5: unknown key"),
+    sign = TINY.replace('activations = ["tanh"]', 'activations = ["sign"]')
+    for text, message in (
+        (TINY + "[evidence]\nnum_particles = 0\n", "[evidence].num_particles = 0"),
+        (TINY + "[evidence]\nparticles = 5\n", "[evidence].particles = 5: unknown key"),
+        (sign + "[evidence]\n", "[teacher].activations[0] = 'sign': zero derivative"),
     ):
-        config = write(tmp_path, TINY + f"[evidence]\n{bad}\n", "bad.toml")
+        config = write(tmp_path, text, "bad.toml")
         refused = dgep_here("run", str(config), "--out", str(tmp_path / "bad"))
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert not (tmp_path / "bad").exists()
 
 
