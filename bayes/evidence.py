@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -99,15 +100,25 @@ def check_estimable(spec: TeacherSpec) -> None:
 
 
 def log_evidence(
-    spec: TeacherSpec, train: Data, config: EvidenceConfig | None = None, *, seed: int = 0
+    spec: TeacherSpec,
+    train: Data,
+    config: EvidenceConfig | None = None,
+    *,
+    seed: int = 0,
+    progress: Callable[[float, int], None] | None = None,
 ) -> EvidenceEstimate:
-    """Estimate ``f_deep = (1/n) ln p(Y | X)`` of the student of ``spec`` on ``train``."""
+    """Estimate ``f_deep = (1/n) ln p(Y | X)`` of the student of ``spec`` on ``train``.
+
+    ``progress(beta, temperatures)``, if given, is called from JAX's host callback after each
+    tempering step of each replica with the lowest ``beta`` the replicas have reached and the
+    most temperatures any has used (e.g. to drive a progress bar); it changes no number."""
     cfg = config or EvidenceConfig()
     check_estimable(spec)
     device = platform_device(cfg.platform, "evidence.platform")
     begin = time.perf_counter()
+    report = None if progress is None else _Progress(cfg.replicas, progress)
     with jax.default_device(device), jax.default_matmul_precision(MATMUL_PRECISION):
-        log_z, counts, betas = jax.device_get(_replicas(spec, train, cfg, seed))
+        log_z, counts, betas = jax.device_get(_replicas(spec, train, cfg, seed, report))
     if betas.min() < 1.0:
         raise RuntimeError(
             f"evidence.max_temperatures = {cfg.max_temperatures}: the tempering stopped at beta = "
@@ -119,11 +130,29 @@ def log_evidence(
     return EvidenceEstimate(float(values.mean()), se, values, np.asarray(counts), seconds)
 
 
+class _Progress:
+    """Host side of the tempering's callback: each replica's ``beta`` and temperature count,
+    passed on as (lowest ``beta``, most temperatures)."""
+
+    def __init__(self, replicas: int, progress: Callable[[float, int], None]) -> None:
+        self.betas, self.counts = np.zeros(replicas), np.zeros(replicas, dtype=int)
+        self.progress = progress
+
+    def __call__(self, replica: Any, beta: Any, count: Any) -> None:
+        self.betas[int(replica)], self.counts[int(replica)] = float(beta), int(count)
+        self.progress(float(self.betas.min()), int(self.counts.max()))
+
+
 def _replicas(
-    spec: TeacherSpec, train: Data, cfg: EvidenceConfig, seed: int
+    spec: TeacherSpec,
+    train: Data,
+    cfg: EvidenceConfig,
+    seed: int,
+    report: _Progress | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``cfg.replicas`` independent tempered SMC runs on the default device: per replica
-    ``ln p(Y | X)``, the number of temperatures and the last ``beta`` reached."""
+    ``ln p(Y | X)``, the number of temperatures and the last ``beta`` reached; ``report``, if
+    given, receives (replica, beta, temperatures) after every step."""
     import blackjax
     from blackjax.smc import adaptive_tempered, resampling
 
@@ -146,7 +175,7 @@ def _replicas(
     )
     inverse_mass = jnp.ones(net.num_params)
 
-    def one_replica(key):
+    def one_replica(replica, key):
         key, init_key = jax.random.split(key)
         particles = jax.random.normal(init_key, (cfg.num_particles, net.num_params))
         state = adaptive_tempered.init(particles)
@@ -166,6 +195,8 @@ def _replicas(
             state, info = kernel(step_key, state, cfg.num_mcmc_steps, params)
             accept = jnp.mean(info.update_info.acceptance_rate)
             step = step * jnp.exp(2.0 * (accept - cfg.target_accept))
+            if report is not None:
+                jax.debug.callback(report, replica, state.tempering_param, count + 1)
             return state, log_z + info.log_likelihood_increment, step, count + 1, key
 
         start = (state, 0.0, cfg.initial_step_size, 0, key)
@@ -173,4 +204,4 @@ def _replicas(
         return log_z, count, state.tempering_param
 
     keys = jax.random.split(jax.random.PRNGKey(seed), cfg.replicas)
-    return jax.jit(jax.vmap(one_replica))(keys)
+    return jax.jit(jax.vmap(one_replica))(jnp.arange(cfg.replicas), keys)

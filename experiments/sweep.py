@@ -217,6 +217,7 @@ def run_point(
     draws_dir: str | None = None,
     evidence: Any = None,
     estimators: Any = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Teacher, data, posterior, measurements and theory of one point, as a flat dict.
 
@@ -224,7 +225,8 @@ def run_point(
     ``problem_seeds(seed)`` gives teacher, train and test seeds; the teacher's ``rho_T`` is
     measured on ``teacher_inputs`` inputs from the test seed + 1; the theory columns are
     ``theory.theory_columns`` at the realised ``n / d``. ``keep`` (``[run] keep``) also writes
-    the point's draws (``bayes.to_inference_data``) to ``draws_dir/KEY.nc``.
+    the point's draws (``bayes.to_inference_data``) to ``draws_dir/KEY.nc``. ``progress`` shows
+    a bar per tempering of the evidence.
     """
     from bayes import measure, sample_posterior, to_inference_data
 
@@ -248,7 +250,7 @@ def run_point(
     }
     return {
         **measured,
-        **(free_entropy_values(spec, train, evidence, point.seed) if evidence else {}),
+        **(free_entropy_values(spec, train, evidence, point.seed, progress) if evidence else {}),
         **(estimator_values(spec, estimators, train, test, point.seed) if estimators else {}),
         **teacher_values,
         **theory_columns(spec, point.d, train.n, teacher_values),
@@ -271,6 +273,7 @@ class Task(NamedTuple):
     draws_dir: str | None = None
     evidence: Any = None
     estimators: Any = None
+    progress: bool = False
 
 
 def run_task(task: Task) -> dict[str, Any]:
@@ -362,7 +365,7 @@ def _sweep(
     total = len(done) + len(todo)  # the bar starts at its first round's size (no empty bar)
     with tqdm(total=total, initial=len(done), disable=not progress, unit="point") as bar:
         while todo:
-            for record in _results(config, todo, scheduler, store):
+            for record in _results(config, todo, scheduler, store, progress):
                 store.write_point(record)
                 if record["status"] == "error":
                     bar.write(f"point {Point(**record['point']).key} failed: {record['error']}")
@@ -378,8 +381,12 @@ def _sweep(
 
 
 def _results(
-    config: Config, points: list[Point], scheduler: str | None, store: ResultStore
+    config: Config, points: list[Point], scheduler: str | None, store: ResultStore, progress: bool
 ) -> Iterable[dict]:
+    """The records of ``points``, as they finish; a bar per tempering only where the points
+    run in this process (one local worker)."""
+    dask = config.run.executor == "dask" or scheduler is not None
+    inline = progress and config.run.workers == 1 and not dask
     keep = tuple(config.run.keep)
     draws_dir = None
     if keep:
@@ -397,9 +404,10 @@ def _results(
             draws_dir,
             config.evidence,
             config.estimators,
+            inline,
         )
         for p in points
     ]
-    if config.run.executor == "dask" or scheduler is not None:
+    if dask:
         return _dask_results(tasks, config.run.workers, scheduler)
     return (record for _, record in map_unordered(run_task, tasks, config.run.workers))

@@ -39,6 +39,27 @@ def test_an_unfinished_tempering_is_refused_not_returned():
         log_evidence(spec, train, EvidenceConfig(num_particles=64, max_temperatures=1))
 
 
+def test_progress_reports_the_tempering_and_changes_no_number(capsys):
+    """``progress(beta, temperatures)`` follows the slowest replica to beta = 1 in as many
+    temperatures as the estimate reports, and the estimate is the one without it; the sweep's
+    bar (``experiments.evidence.tempering_bar``) prints to stderr."""
+    from experiments.evidence import free_entropy_values
+
+    spec = TeacherSpec(activations=("tanh",), noise=0.1)
+    train = sample_teacher(spec, 4, 0).sample(8, 1)
+    config = EvidenceConfig(num_particles=64, replicas=2)
+    calls = []
+    est = log_evidence(spec, train, config, seed=2, progress=lambda *a: calls.append(a))
+    betas, counts = np.array(calls).T
+    assert calls[-1] == (1.0, est.num_temperatures.max()), calls
+    assert (np.diff(counts) >= 0).all() and betas.min() < 0.5
+    assert np.array_equal(
+        est.replica_values, log_evidence(spec, train, config, seed=2).replica_values
+    )
+    free_entropy_values(spec, train, config, seed=2, progress=True)
+    assert "tempering (deep student)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("channel", ["gaussian", "sign"])
 def test_tiny_deep_network_against_importance_sampling_from_the_prior(channel):
     from scipy.special import log_ndtr
