@@ -265,7 +265,14 @@ def cmd_glm_data(args: argparse.Namespace) -> None:
         todo = missing_datasets(config, root, args.datasets, settings, alphas)
         with tqdm(total=todo, unit="dataset", disable=args.no_progress) as bar:
             path = update_glm_data(
-                config, root, args.datasets, settings, alphas, args.workers, bar.update
+                config,
+                root,
+                args.datasets,
+                settings,
+                alphas,
+                args.workers,
+                bar.update,
+                tempering=not args.no_progress,
             )
     print(f"wrote {path} ({todo} datasets estimated)")
 

@@ -38,7 +38,8 @@ GLM_DATA_VARIABLES = {
 
 
 class GLMDataTask(NamedTuple):
-    """One dataset: the setting's spec, its place in the file and the sweep's ``[evidence]``."""
+    """One dataset: the setting's spec, its place in the file, the sweep's ``[evidence]`` and
+    whether to show a bar per tempering."""
 
     spec: Any
     setting: int
@@ -46,6 +47,7 @@ class GLMDataTask(NamedTuple):
     alpha: float
     seed: int
     evidence: Any
+    progress: bool = False
 
 
 def glm_data_values(task: GLMDataTask) -> dict[str, float]:
@@ -68,7 +70,7 @@ def glm_data_values(task: GLMDataTask) -> dict[str, float]:
         offset_var=glm.offset_var,
     )
     train = teacher.sample(num_samples(task.alpha, task.d), seeds.train)
-    return free_entropy_values(task.spec, train, task.evidence, task.seed)
+    return free_entropy_values(task.spec, train, task.evidence, task.seed, task.progress)
 
 
 def empty_glm_data(config: Config, num_datasets: int) -> xr.Dataset:
@@ -150,14 +152,17 @@ def update_glm_data(
     alphas: list[float],
     workers: int = 1,
     progress: Callable[[int], None] = lambda done: None,
+    tempering: bool = False,
 ) -> Path:
     """Estimate the datasets missing from ``root/glm_data.nc`` up to ``num_datasets`` per
     (setting, d, alpha) of ``settings`` and ``alphas``, ``workers`` at a time, writing the file
-    after each; ``progress`` gets 1 per dataset. Datasets the file has beyond ``num_datasets``
-    are kept."""
+    after each; ``progress`` gets 1 per dataset; ``tempering`` shows a bar per tempering where
+    the datasets run in this process (``workers == 1``). Datasets the file has beyond
+    ``num_datasets`` are kept."""
     path = root / GLM_DATA_FILE
     data = _resume(config, path, num_datasets)
-    tasks = _missing_tasks(config, data, settings, alphas)
+    inline = tempering and workers == 1
+    tasks = [t._replace(progress=inline) for t in _missing_tasks(config, data, settings, alphas)]
     for task, values in map_unordered(glm_data_values, tasks, workers):
         at = {"setting": task.setting, "d": task.d, "alpha": task.alpha, "glm_dataset": task.seed}
         for name, (key, _) in GLM_DATA_VARIABLES.items():

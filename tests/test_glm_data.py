@@ -79,9 +79,10 @@ def test_glm_data_writes_resumes_and_feeds_the_summary(sweep):
     one on that teacher's data; a rerun estimates only the missing ones; the summary then shows
     the two-sided check."""
     root, config = sweep
-    args = (str(root), "--setting", "0", "--alpha", "0.5", "--no-progress")
-    first = dgep_here("glm-data", *args, "--datasets", "2")
+    args = (str(root), "--setting", "0", "--alpha", "0.5")
+    first = dgep_here("glm-data", *args, "--datasets", "2")  # one worker: a bar per tempering
     assert first.returncode == 0 and "(2 datasets estimated)" in first.stdout, first.stderr
+    assert "tempering (deep student)" in first.stderr
     again = dgep_here("glm-data", *args, "--datasets", "2")
     assert "(0 datasets estimated)" in again.stdout, again.stderr
     more = dgep_here("glm-data", *args, "--datasets", "3", "--workers", "2")
