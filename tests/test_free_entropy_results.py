@@ -362,3 +362,46 @@ def test_past_the_proportional_regime_the_deep_free_entropy_leaves_the_glms():
     late = gap.sel(alpha=64.0).dropna("seed")
     assert late.sizes["seed"] == ds.sizes["seed"]
     assert bool((late > gap.sel(alpha=8.0, seed=late["seed"])).all()), late.values
+
+
+def test_the_sign_channel_follow_ups_at_d60_alpha2_are_the_readmes():
+    """The figures data/free_entropy/README.md quotes for the one cell below 0 by more than 3 SE
+    (sign channel, d = 60, alpha = 2), recomputed from the three follow-up directories: 8 more
+    teachers, 4 teachers again on a CPU, and one teacher with 32 replicas."""
+
+    def load(name):
+        return open_results(DATA / name / "results.nc")
+
+    def gap(ds):
+        return (ds["free_entropy"] - ds["free_entropy_glm"]).squeeze()
+
+    def mean_se_sd(values):
+        values = np.asarray(values)
+        sd = values.std(ddof=1)
+        return values.mean(), sd / np.sqrt(values.size), sd
+
+    cell = load("d60").sel(setting=3, d=60, alpha=2.0)
+    first = gap(cell).sel(seed=slice(0, 7)).values
+    more = gap(load("sign_d60_alpha2"))
+    assert list(more["seed"].values) == list(range(8, 16))
+    np.testing.assert_allclose(mean_se_sd(more.values), (0.0003, 0.0005, 0.0015), atol=5e-5)
+    pooled = np.concatenate([first, more.values])
+    np.testing.assert_allclose(mean_se_sd(pooled)[:2], (-0.0004, 0.0004), atol=5e-5)
+
+    cpu = load("sign_d60_alpha2_cpu")
+    again = cell.sel(seed=cpu["seed"].values)
+    assert list(cpu["seed"].values) == [0, 2, 3, 7]
+    np.testing.assert_allclose(gap(cpu), [-0.0001, -0.0033, -0.0021, -0.0005], atol=5e-5)
+    np.testing.assert_allclose(gap(again), [-0.0026, -0.0019, -0.0011, -0.0016], atol=5e-5)
+    moved = cpu["free_entropy"].squeeze() - again["free_entropy"]
+    np.testing.assert_allclose(moved, [0.0021, -0.0007, -0.0014, 0.0009], atol=5e-5)
+
+    r32 = load("sign_d60_alpha2_r32")
+    assert r32.attrs["config"].count('"replicas": 32') == 1
+    np.testing.assert_allclose(float(r32["free_entropy"].squeeze()), -0.66088, atol=5e-6)
+    se = float(r32["free_entropy_se"].squeeze())  # of 32 replicas; per replica; of 4
+    assert (round(se, 5), round(se * np.sqrt(32), 4), round(se * np.sqrt(8), 5)) == (
+        0.00027,
+        0.0015,
+        0.00076,
+    )
