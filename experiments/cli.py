@@ -105,7 +105,8 @@ def _report(results: Path, plot_dir: Path) -> None:
         plot_free_entropy,
         plot_nishimori,
     )
-    from .results import has_learners, open_results
+    from .results import open_results
+    from .summary import has_learners
 
     ds = open_results(results)
     _print_summary(ds)
@@ -278,7 +279,7 @@ def cmd_glm_data(args: argparse.Namespace) -> None:
 
 
 def _print_summary(ds, markdown: bool = False) -> None:
-    from .results import summary_text
+    from .summary import summary_text
 
     print(summary_text(ds, markdown=markdown))
 
@@ -321,7 +322,8 @@ def cmd_fill(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from .results import compare_runs, format_comparison, open_results
+    from .results import open_results
+    from .summary import compare_runs, format_comparison
 
     diff = compare_runs(open_results(args.results), open_results(args.other))
     print(format_comparison(diff, markdown=args.markdown))
@@ -336,7 +338,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
         plot_nishimori,
         plot_sizes,
     )
-    from .results import has_learners
+    from .summary import has_learners
 
     ds = _open_sizes(args)
     source = (

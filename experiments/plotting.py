@@ -11,8 +11,9 @@ import numpy as np
 
 from teacher_student import TeacherSpec
 
-from .results import GAP_COLUMNS, LEARNERS, equilibrium_gaps, mean_se, summarize
+from .estimates import mean_se
 from .store import atomic_write
+from .summary import GAP_COLUMNS, LEARNERS, equilibrium_gaps, summarize
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -263,7 +264,7 @@ def plot_sizes(ds: xr.Dataset, out: str | Path) -> Path:
     bottom, the paired difference to each teacher's theory with its fit (docs/theory.md 7)."""
     from gle import bayes_optimal
 
-    from .results import fit_coefficients
+    from .estimates import fit_coefficients
 
     summary = summarize(ds)
     specs = json.loads(ds.attrs["specs"])

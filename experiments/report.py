@@ -81,7 +81,8 @@ def fill_text(text: str, summary_of: Callable[[tuple[str, ...]], str], name: str
 def fill_document(path: Path) -> tuple[str, str]:
     """``path``'s text and that text with its blocks filled from the results they name
     (relative to ``path``'s folder), each set of results summarised once."""
-    from .results import combine_sizes, open_results, summary_text
+    from .results import combine_sizes, open_results
+    from .summary import summary_text
 
     cache: dict[tuple[str, ...], str] = {}
 

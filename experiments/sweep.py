@@ -28,11 +28,12 @@ from teacher_student import (
 )
 
 from .config import Config
+from .estimates import gap_control_variate
 from .estimators import estimator_values
 from .evidence import free_entropy_values
 from .law import law_delta_eff
 from .processes import map_unordered
-from .results import gap_control_variate, write_results
+from .results import write_results
 from .store import (
     Point,
     ResultStore,

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.results import combine_sizes, extrapolate, mean_se, open_results
+from experiments.estimates import extrapolate, mean_se
+from experiments.results import combine_sizes, open_results
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "estimators"
 SIZES = sorted(p.parent.name for p in DATA.glob("d*/results.nc"))

@@ -27,16 +27,12 @@ from experiments.config import (
     parse_config,
     point_identity,
 )
+from experiments.estimates import extrapolate
 from experiments.plotting import plot_nishimori
 from experiments.preflight import EVIDENCE_TEMPERATURES
-from experiments.results import (
-    equilibrium_gaps,
-    extrapolate,
-    format_summary,
-    open_results,
-    summarize,
-)
+from experiments.results import open_results
 from experiments.store import DERIVED_FILES
+from experiments.summary import equilibrium_gaps, format_summary, summarize
 
 pytestmark = pytest.mark.xdist_group("experiments")
 
@@ -543,7 +539,7 @@ def test_fill_refuses_results_that_are_not_there(tmp_path):
 def test_diagnostics_name_the_failing_points():
     """Each check that some point fails gets one line with the count and the worst point; NaN
     (failed or older points without the variable) is neither a pass nor a failure."""
-    from experiments.results import format_diagnostics
+    from experiments.summary import format_diagnostics
 
     dims = ("setting", "d", "alpha", "seed")
     coords = {"setting": [0], "d": [20, 30], "alpha": [0.5, 1.0], "seed": [0, 1, 2]}
@@ -591,7 +587,7 @@ def test_compare_pairs_two_sweeps_point_by_point(reference_run, tmp_path):
     assert len(warned) == 1 and warned[0].startswith(
         "dgep: warning: sampler.num_warmup = 40: below 150"
     ), result.stderr
-    from experiments.results import compare_runs
+    from experiments.summary import compare_runs
 
     a, b = open_results(first), open_results(tmp_path / "prior" / "results.nc")
     diff = compare_runs(a, b)
@@ -706,8 +702,9 @@ def test_with_a_teacher_law_the_free_entropy_target_reads_the_control_variate():
     where the SE over seeds is. relu-relu at alpha = 2 (16 teachers, SE 0.0054 over seeds,
     0.0018 with the control variate) wants 32 seeds without the law and 16 with it."""
     from experiments.law import law_delta_eff
-    from experiments.results import open_results, summarize
+    from experiments.results import open_results
     from experiments.store import ResultStore
+    from experiments.summary import summarize
     from experiments.sweep import more_points
 
     folder = Path(__file__).parent.parent / "data" / "free_entropy" / "d60"
@@ -1240,7 +1237,7 @@ def specs_of(ds):
 
 
 def test_the_quadratic_extrapolation_recovers_a_known_curve():
-    from experiments.results import fit_chi2
+    from experiments.estimates import fit_chi2
 
     inv_d = 1 / np.array([20.0, 30.0, 45.0, 60.0])
     curve = 0.3 + 2.0 * inv_d - 30.0 * inv_d**2
@@ -1257,7 +1254,8 @@ def test_the_free_entropy_table_shows_each_size_its_extrapolation_and_the_fits_c
     is the weighted spread of the means about their weighted mean."""
     import xarray as xr
 
-    from experiments.results import fit_chi2, format_free_entropy
+    from experiments.estimates import fit_chi2
+    from experiments.summary import format_free_entropy
 
     sizes, se = np.array([20.0, 30.0, 60.0]), np.array([0.002, 0.003, 0.001])
     line = 0.001 + 0.4 / sizes

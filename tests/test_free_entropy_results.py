@@ -18,14 +18,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.results import (
-    combine_sizes,
-    control_variate,
-    extrapolate,
-    mean_se,
-    open_results,
-    summarize,
-)
+from experiments.estimates import control_variate, extrapolate, mean_se
+from experiments.results import combine_sizes, open_results
+from experiments.summary import summarize
 from gle import equivalent_glm, free_entropy_theory, glm_log_evidence
 from teacher_student import TeacherSpec, problem_seeds, sample_teacher
 

@@ -1,5 +1,5 @@
 """The two-sided check of the evidence estimator (docs/theory.md 8.2): ``dgep glm-data``
-(experiments/glm_data.py) and Bennett's acceptance ratio (``results.bennett_bias``)."""
+(experiments/glm_data.py) and Bennett's acceptance ratio (``estimates.bennett_bias``)."""
 
 import json
 import shutil
@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 from test_experiments import dgep_here
 
+from experiments.estimates import bennett_bias
 from experiments.glm_data import GLM_FIRST_SEED
-from experiments.results import bennett_bias
 from gle import equivalent_glm, glm_log_evidence
 from teacher_student import TeacherSpec, problem_seeds, sample_glm_teacher
 

@@ -1,5 +1,5 @@
 """The teacher law (``dgep teacher-law``, experiments/law.py) and the control variate of the
-free-entropy difference built on it (``results.control_variate``, docs/theory.md 8.1)."""
+free-entropy difference built on it (``estimates.control_variate``, docs/theory.md 8.1)."""
 
 import json
 import shutil
@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 from test_experiments import dgep_here
 
-from experiments.results import control_variate
+from experiments.estimates import control_variate
 from teacher_student import LAW_FIRST_SEED, TeacherSpec, seed_teacher_stats
 
 D20 = Path(__file__).resolve().parents[1] / "data" / "free_entropy" / "d20"

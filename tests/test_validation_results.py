@@ -3,7 +3,7 @@ side that breaks the agreement with the measured posteriors fails here.
 
 Tolerance: 3 standard errors, where each SE is the one measured over the seeds (teachers: 16, and
 up to 96 where needed for a 5 % SE) and propagated through the fit in 1/d
-(``experiments.results.extrapolate``)."""
+(``experiments.estimates.extrapolate``)."""
 
 import json
 from pathlib import Path
@@ -11,14 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.results import (
-    COMPARED,
-    START_GAPS,
-    compare_runs,
-    mean_se,
-    open_results,
-    summarize,
-)
+from experiments.estimates import mean_se
+from experiments.results import open_results
+from experiments.summary import COMPARED, START_GAPS, compare_runs, summarize
 from gle import bayes_optimal, equivalent_glm, solve_glm
 from teacher_student import TeacherSpec
 
@@ -434,7 +429,7 @@ def test_five_sizes_ask_for_the_1_over_d_term_and_not_the_1_over_d2_one(names):
     5.6 / 6 (p = 0.003, 0.87, 0.47)."""
     from scipy import stats
 
-    from experiments.results import fit_chi2
+    from experiments.estimates import fit_chi2
 
     summary = summarize(combined(names))
     inv_d = 1 / summary["d"].values
@@ -479,7 +474,8 @@ def test_one_setting_from_d20_to_d150():
     the fit ``a + b / d`` leaves residuals as noise gives (chi^2 below its 99.9 % quantile)."""
     from scipy import stats
 
-    from experiments.results import combine_sizes, fit_chi2
+    from experiments.estimates import fit_chi2
+    from experiments.results import combine_sizes
 
     large = [open_results(p) for p in sorted((DATA / "large_d").glob("d*/results.nc"))]
     large = [ds for ds in large if bool((ds["eps_bayes"].count("seed") >= 16).all())]
