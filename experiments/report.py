@@ -57,16 +57,19 @@ def summary_blocks(text: str) -> list[tuple[int, int, tuple[str, ...], str]]:
 
 def fill_text(text: str, summary_of: Callable[[tuple[str, ...]], str], name: str = "") -> str:
     """``text`` with each block's lines replaced by the section it names of
-    ``summary_of(sources)`` (the Markdown summary of those results). A block without its end, or
-    naming a section the summary lacks, raises ValueError naming ``name``, the line and the
-    title."""
+    ``summary_of(sources)`` (the Markdown summary of those results). A block without its end,
+    naming results ``summary_of`` cannot read (OSError, ValueError) or a section the summary lacks raises
+    ValueError naming ``name`` and the line."""
     try:
         blocks = summary_blocks(text)
     except ValueError as err:
         raise ValueError(f"{name}:{err}") from None
     lines, out, done = text.splitlines(), [], 0
     for begin, end, sources, title in blocks:
-        sections = summary_sections(summary_of(sources))
+        try:
+            sections = summary_sections(summary_of(sources))
+        except (OSError, ValueError) as err:  # results that cannot be read: the block names them
+            raise ValueError(f"{name}:{begin + 1}: {err}") from None
         if title not in sections:
             raise ValueError(
                 f"{name}:{begin + 1}: no section {title!r} in the summary of {' '.join(sources)} "

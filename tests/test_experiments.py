@@ -532,7 +532,7 @@ def test_fill_refuses_results_that_are_not_there(tmp_path):
     text = "<!-- dgep summary missing | all -->\n<!-- end dgep summary -->\n"
     doc.write_text(text)
     result = dgep("fill", str(doc))
-    assert result.returncode == 2 and "missing" in result.stderr
+    assert result.returncode == 2 and f"README.md:1: {tmp_path / 'missing'}:" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and doc.read_text() == text
 
 
