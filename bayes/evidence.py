@@ -88,8 +88,7 @@ def check_estimable(spec: TeacherSpec) -> None:
     it the HMC moves feel only the prior, the particles mix there only by chance acceptances,
     and neither ``ln p(Y | X)`` nor its replica SE can be trusted (the sampler only warns, since
     its R-hat shows it; nothing shows it here)."""
-    flat = flat_activations(spec)
-    if flat and spec.noise > 0:
+    if spec.noise > 0 and (flat := flat_activations(spec)):
         layer, name = flat[0]
         raise ValueError(
             f"activations[{layer}] = {name!r}: zero derivative almost everywhere, so the "

@@ -58,8 +58,8 @@ def summary_blocks(text: str) -> list[tuple[int, int, tuple[str, ...], str]]:
 def fill_text(text: str, summary_of: Callable[[tuple[str, ...]], str], name: str = "") -> str:
     """``text`` with each block's lines replaced by the section it names of
     ``summary_of(sources)`` (the Markdown summary of those results). A block without its end,
-    naming results ``summary_of`` cannot read (OSError, ValueError) or a section the summary lacks raises
-    ValueError naming ``name`` and the line."""
+    naming results ``summary_of`` cannot read (OSError, ValueError) or naming a section the
+    summary lacks raises ValueError naming ``name`` and the line."""
     try:
         blocks = summary_blocks(text)
     except ValueError as err:
