@@ -286,9 +286,8 @@ def test_the_glm_to_deep_evidence_ratio_is_not_above_one(run):
     finished (setting, d, alpha) has a mean significantly above 1 (one-sided, ``t_bound`` over
     the finished cells with N - 1 degrees of freedom). A mean below 1 is what datasets the GLM
     explains far better than the deep student, rare and so often unsampled, leave; the two-sided
-    check reads them from the GLM's side. Measured: largest +3.4 SE (bound 5.2 for 16 cells of
-    8 teachers), the sign channel at d = 60, alpha = 2 (1.149 +- 0.045), the cell whose paired
-    difference is -3.5 SE; every other below +2.0."""
+    check reads them from the GLM's side. The measured ratios are the ``p_glm / p_deep`` table
+    of data/free_entropy/README.md."""
     summary = summarize(run)
     done = finished(run)
     z = ((summary["evidence_ratio"] - 1) / summary["evidence_ratio_se"]).where(done)
@@ -297,10 +296,10 @@ def test_the_glm_to_deep_evidence_ratio_is_not_above_one(run):
 
 
 def test_over_every_point_the_evidence_ratio_is_one():
-    """Over every point of every committed size (2624 at d = 20-60), the mean of ``p_glm /
-    p_deep`` is 1 within ``t_bound`` (two-sided, one test); a low bias of ``b`` nats per sample
-    in every ``f_deep`` would raise it by about ``b`` times the mean ``n``, 50 here, so this
-    bounds ``b`` near 0.0014. Measured: 1.013 +- 0.027."""
+    """Over every point of every committed size (d = 20-60), the mean of ``p_glm / p_deep``
+    is 1 within ``t_bound`` (two-sided, one test); a low bias of ``b`` nats per sample in every
+    ``f_deep`` would raise it by about ``b`` times the points' mean ``n``. The measured mean is
+    the ``every point`` line of data/free_entropy/README.md."""
     runs = [open_results(DATA / name / "results.nc") for name in RUNS]
     ratio = [summarize(ds) for ds in runs]
     total = sum(int(r["evidence_ratio_points"]) for r in ratio)
