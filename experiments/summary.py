@@ -65,6 +65,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         every = ratio.stack(sample=ratio.dims)
         out["evidence_ratio_all"], out["evidence_ratio_all_se"] = mean_se(every, "sample")
         out["evidence_ratio_points"] = every.count("sample")
+        out["evidence_ratio_mean_n"] = ds["n"].where(ratio.notnull()).mean()
         if "glm_data_free_entropy" in ds:
             out.update(two_sided_check(ds))
     for name, (mean, se) in estimates.items():
@@ -278,10 +279,21 @@ def _ratio_pm(value: object, se: object) -> str:
     return f"{float(value):.3f} ± {float(se):.3f}"
 
 
+def common_bias(summary: xr.Dataset) -> tuple[float, float]:
+    """The low bias ``b`` (nats per sample) common to every ``f_deep`` that the mean of
+    ``p_glm / p_deep`` over every point implies, and its SE: a bias ``b`` multiplies each ratio by
+    ``e^(n b)`` (docs/theory.md 8.2), so to first order the mean is ``1 + b mean(n)`` and
+    ``b = (mean - 1) / mean(n)``, SE ``SE(mean) / mean(n)``."""
+    n = float(summary["evidence_ratio_mean_n"])
+    mean, se = float(summary["evidence_ratio_all"]), float(summary["evidence_ratio_all_se"])
+    return (mean - 1) / n, se / n
+
+
 def format_evidence_ratio(summary: xr.Dataset, *, markdown: bool = False) -> list[str]:
     """The table of ``p_glm / p_deep`` (``evidence_ratio``, 1 in expectation at any size,
     docs/theory.md 8.2) over the settings and alphas: mean ± SE over the teachers per d, pooled
-    over d, and the teachers per d; under it the mean over every point."""
+    over d, and the teachers per d; under it the mean over every point and the common bias of
+    ``f_deep`` it implies (``common_bias``)."""
     sizes = [int(d) for d in summary["d"].values]
     head = ["setting", "alpha", *(f"d={d}" for d in sizes), "pooled", "seeds"]
     rows = []
@@ -299,11 +311,14 @@ def format_evidence_ratio(summary: xr.Dataset, *, markdown: bool = False) -> lis
     title = "p_glm / p_deep per d (1 in expectation)"
     every = _ratio_pm(summary["evidence_ratio_all"], summary["evidence_ratio_all_se"])
     points = int(summary["evidence_ratio_points"])
+    mean_n = float(summary["evidence_ratio_mean_n"])
+    bias, bias_se = common_bias(summary)
     return [
         f"### {title}" if markdown else title,
         *_table(head, rows, markdown),
         "",
-        f"every point: {every} ({points} points)",
+        f"every point: {every} ({points} points, mean n {mean_n:.0f}; a low bias b common to "
+        f"every f_deep: b = {bias:+.4f} ± {bias_se:.4f} nats per sample)",
         "",
     ]
 

@@ -12,19 +12,22 @@ and 47 % over all 64 if every difference were 0. The thresholds are instead Bonf
 a family-wise false-alarm rate ``FAMILY_LEVEL`` (``t_bound``)."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from experiments.cli import main
 from experiments.estimates import control_variate, extrapolate, mean_se
 from experiments.results import combine_sizes, open_results
-from experiments.summary import summarize
+from experiments.summary import common_bias, summarize
 from gle import equivalent_glm, free_entropy_theory, glm_log_evidence
 from teacher_student import TeacherSpec, problem_seeds, sample_teacher
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "free_entropy"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "free_entropy"
 RUNS = sorted(p.parent.name for p in DATA.glob("d*/results.nc"))
 
 
@@ -310,10 +313,61 @@ def test_over_every_point_the_evidence_ratio_is_one():
             for ds in runs
         ]
     )
+    sizes = np.concatenate(
+        [ds["n"].broadcast_like(ds["free_entropy"]).values.ravel() for ds in runs]
+    )
+    sizes = sizes[np.isfinite(values)]
     values = values[np.isfinite(values)]
     assert len(values) == total and mean / total == pytest.approx(values.mean())
     se = values.std(ddof=1) / np.sqrt(total)
     assert abs(values.mean() - 1) < t_bound(1, total - 1, sides=2) * se, (values.mean(), se)
+    pooled = summarize(combine_sizes(runs))
+    assert common_bias(pooled) == pytest.approx(
+        ((values.mean() - 1) / sizes.mean(), se / sizes.mean())
+    )
+
+
+def test_the_readme_quotes_the_evidence_ratio_over_every_point():
+    """The top README's figures for ``p_glm / p_deep`` over every point are the summary's
+    ``every point`` line (which ``dgep fill --check`` keeps in data/free_entropy/README.md)."""
+    summary = summarize(combine_sizes([open_results(DATA / n / "results.nc") for n in RUNS]))
+    quoted = re.search(
+        r"averages (\S+) \+- (\S+) over the (\d+) points", (ROOT / "README.md").read_text()
+    )
+    assert quoted is not None
+    assert quoted.groups() == (
+        f"{float(summary['evidence_ratio_all']):.3f}",
+        f"{float(summary['evidence_ratio_all_se']):.3f}",
+        str(int(summary["evidence_ratio_points"])),
+    )
+
+
+#: ``dgep check``'s projection of a precision round (data/free_entropy/README.md, "Precision")
+PRECISION_ROUND = [
+    *("--set", "run.target_free_entropy_se=0.002", "--set", "run.max_seeds=2048"),
+    *("--set", "run.workers=2", "--set", 'sampler.chain_method="vectorized"'),
+]
+
+
+@pytest.mark.parametrize("d", [20, 30, 45, 60])
+def test_the_precision_table_is_dgep_checks_projection(d, capsys):
+    """Each row of data/free_entropy/README.md's precision table is what ``dgep check --out dD``
+    projects from the committed points: the range of teachers the Gaussian cells that miss the
+    target need and their core-hours, rounded; no sign-channel cell among them; d = 60 none."""
+    config = ROOT / "experiments" / "configs" / "free_entropy.toml"
+    argv = ["check", str(config), "--set", f"data.d=[{d}]", *PRECISION_ROUND]
+    assert main([*argv, "--out", str(DATA / f"d{d}")]) == 0
+    out = capsys.readouterr().out
+    cells = re.findall(rf"setting (\d), d = {d}: (.*)", out.split("to reach")[-1])
+    needed = [int(m) for _, row in cells for m in re.findall(r"-> (\d+)", row)]
+    assert all(setting != "3" for setting, _ in cells)
+    row = re.search(rf"^\| {d} \| (.*?) \| (.*?) \|", (DATA / "README.md").read_text(), re.M)
+    assert row is not None
+    if d == 60:
+        assert not needed and row[1].startswith("met") and row[2] == "none"
+        return
+    hours = float(re.search(r"([\d.]+) core-h", out)[1])
+    assert (row[1], row[2]) == (f"{min(needed)}-{max(needed)}", f"{hours:.0f} core-hours")
 
 
 def test_the_two_sided_estimate_of_the_evidence_bias_is_zero():
