@@ -327,13 +327,27 @@ def test_over_every_point_the_evidence_ratio_is_one():
     )
 
 
-def test_the_readme_quotes_the_evidence_ratio_over_every_point():
-    """The top README's figures for ``p_glm / p_deep`` over every point are the summary's
-    ``every point`` line (which ``dgep fill --check`` keeps in data/free_entropy/README.md)."""
+def test_the_readme_quotes_the_free_entropy_summary():
+    """The top README's figures for the free entropy are the summary's of every committed size
+    (the tables ``dgep fill --check`` keeps in data/free_entropy/README.md): tanh-tanh's paired
+    difference at alpha = 4 per d, the extrapolated cells within 1.5 SE of 0 and the z of the
+    other, and ``p_glm / p_deep`` over every point."""
     summary = summarize(combine_sizes([open_results(DATA / n / "results.nc") for n in RUNS]))
-    quoted = re.search(
-        r"averages (\S+) \+- (\S+) over the (\d+) points", (ROOT / "README.md").read_text()
+    text = " ".join((ROOT / "README.md").read_text().split())
+    labels = list(summary["setting_label"].values)
+    gap = summary["free_entropy_gap"].sel(setting=labels.index("tanh-tanh gaussian noise=0.1"))
+    quoted = re.search(r"tanh-tanh ([\d.]+ -> [\d.]+ -> [\d.]+ -> [\d.]+)", text)
+    assert quoted is not None
+    assert quoted[1] == " -> ".join(f"{v:.3f}" for v in gap.sel(alpha=4.0).values)
+    z = (summary["free_entropy_gap_inf"] / summary["free_entropy_gap_inf_se"]).values.ravel()
+    quoted = re.search(r"within 1.5 SE of 0 in (\d+) of (\d+) cells \(the 16th, (\S+) SE", text)
+    assert quoted is not None
+    assert quoted.groups() == (
+        str(int(np.sum(abs(z) < 1.5))),
+        str(z.size),
+        f"{z[abs(z) >= 1.5][0]:.1f}",
     )
+    quoted = re.search(r"averages (\S+) \+- (\S+) over the (\d+) points", text)
     assert quoted is not None
     assert quoted.groups() == (
         f"{float(summary['evidence_ratio_all']):.3f}",
