@@ -49,6 +49,10 @@ class EvidenceConfig:
 
     #: settings that change how an estimate executes, not its numbers
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("platform",)
+    #: settings that change an estimate's noise, not what it estimates: ``value`` is the mean of
+    #: the replicas' ``ln Z / n``, each with the same expectation (and low bias), so a sweep may
+    #: change them between rounds and each point records its own
+    NOISE_ONLY: ClassVar[tuple[str, ...]] = ("replicas",)
 
     def __post_init__(self) -> None:
         lows = {"num_particles": 1, "num_mcmc_steps": 1, "num_leapfrog": 1, "max_temperatures": 1}

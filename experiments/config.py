@@ -298,11 +298,11 @@ SAMPLER_BEFORE_FIELD: dict[str, Any] = {"adaptation": "windows"}
 def point_identity(config_json: str) -> dict[str, Any]:
     """What every point's numbers depend on, from ``Config.to_json`` output: the JSON without the
     settings that only choose which points run or how (``RunTable.NOT_IN_POINTS``, the
-    ``EXECUTION_ONLY`` fields of ``SamplerConfig`` and ``EvidenceConfig``). A sweep directory
+    ``EXECUTION_ONLY`` fields of ``SamplerConfig``; ``evidence_identity``). A sweep directory
     resumes under any config with the same identity; sampler fields added since the directory
     was made count at what runs did before them (``SAMPLER_BEFORE_FIELD``, else their defaults),
     evidence fields at their defaults."""
-    from bayes import EvidenceConfig, SamplerConfig
+    from bayes import SamplerConfig
 
     raw = json.loads(config_json)
     raw.pop("provenance", None)
@@ -312,10 +312,21 @@ def point_identity(config_json: str) -> dict[str, Any]:
     for name in SamplerConfig.EXECUTION_ONLY:
         raw["sampler"].pop(name, None)
     if "evidence" in raw:
-        raw["evidence"] = asdict(EvidenceConfig(**raw["evidence"]))
-        for name in EvidenceConfig.EXECUTION_ONLY:
-            raw["evidence"].pop(name)
+        raw["evidence"] = evidence_identity(raw["evidence"])
     return raw
+
+
+def evidence_identity(table: dict[str, Any]) -> dict[str, Any]:
+    """What a point's ``free_entropy`` estimates, of an ``[evidence]`` table: every field (at its
+    default where absent) but the ``EXECUTION_ONLY`` and ``NOISE_ONLY`` ones of
+    ``EvidenceConfig`` (where it runs; how many replicas, which each point records as
+    ``evidence_replicas``)."""
+    from bayes import EvidenceConfig
+
+    out = asdict(EvidenceConfig(**table))
+    for name in (*EvidenceConfig.EXECUTION_ONLY, *EvidenceConfig.NOISE_ONLY):
+        out.pop(name)
+    return out
 
 
 def identity_differences(stored_json: str, given_json: str) -> list[str]:

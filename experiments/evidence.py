@@ -41,6 +41,7 @@ def free_entropy_values(
         "free_entropy_glm_se": glm_se,
         "evidence_s": deep.seconds,
         "evidence_temperatures": float(np.mean(deep.num_temperatures)),
+        "evidence_replicas": len(deep.replica_values),
     }
 
 

@@ -29,11 +29,25 @@ if TYPE_CHECKING:
 
 #: the first seed of the GLM teachers: above any sweep's and the teacher law's seeds
 GLM_FIRST_SEED = 2_000_000
-#: the file's variables: name -> (``free_entropy_values`` key, long_name)
+NATS = {"units": "nats per sample"}
+#: the file's variables: name -> (``free_entropy_values`` key, attributes)
 GLM_DATA_VARIABLES = {
-    "glm_data_free_entropy": ("free_entropy", "f_deep on data of the equivalent GLM"),
-    "glm_data_free_entropy_se": ("free_entropy_se", "SE of f_deep over the SMC replicas"),
-    "glm_data_free_entropy_glm": ("free_entropy_glm", "f_glm on data of the equivalent GLM"),
+    "glm_data_free_entropy": (
+        "free_entropy",
+        {"long_name": "f_deep on data of the equivalent GLM", **NATS},
+    ),
+    "glm_data_free_entropy_se": (
+        "free_entropy_se",
+        {"long_name": "SE of f_deep over the SMC replicas", **NATS},
+    ),
+    "glm_data_free_entropy_glm": (
+        "free_entropy_glm",
+        {"long_name": "f_glm on data of the equivalent GLM", **NATS},
+    ),
+    "glm_data_evidence_replicas": (
+        "evidence_replicas",
+        {"long_name": "independent tempered SMC runs of glm_data_free_entropy"},
+    ),
 }
 
 
@@ -79,11 +93,10 @@ def empty_glm_data(config: Config, num_datasets: int) -> xr.Dataset:
 
     shape = (len(config.settings), len(config.data.d), len(config.alphas), num_datasets)
     dims = ("setting", "d", "alpha", "glm_dataset")
-    units = {"units": "nats per sample"}
     return xr.Dataset(
         {
-            name: (dims, np.full(shape, np.nan), {"long_name": long_name, **units})
-            for name, (_, long_name) in GLM_DATA_VARIABLES.items()
+            name: (dims, np.full(shape, np.nan), attrs)
+            for name, (_, attrs) in GLM_DATA_VARIABLES.items()
         },
         coords={
             "setting": ("setting", list(range(len(config.settings)))),
@@ -184,4 +197,4 @@ def attach_glm_data(ds: xr.Dataset, path: Path) -> xr.Dataset:
     data = xr.load_dataset(path, engine="h5netcdf")
     check_beside(path, data.attrs)
     data = data.reindex(setting=ds["setting"].values, d=ds["d"].values, alpha=ds["alpha"].values)
-    return ds.assign({name: data[name] for name in GLM_DATA_VARIABLES})
+    return ds.assign({name: data[name] for name in GLM_DATA_VARIABLES if name in data})

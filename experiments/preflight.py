@@ -211,17 +211,30 @@ def format_plan(config: Config, shapes: list[ShapePlan]) -> str:
     return "\n".join(lines)
 
 
+def point_wall(values: dict[str, Any], replicas: int | None) -> float:
+    """A finished point's ``wall_s`` as it would be with the evidence's ``replicas`` (None: as
+    it ran): the evidence's replicas run vectorized, in a time close to linear in their number
+    (docs/performance.md), so the time past the posterior's (``sampler_s``) scales by
+    ``replicas / evidence_replicas``."""
+    ran = values.get("evidence_replicas")
+    if replicas is None or ran is None:
+        return values["wall_s"]
+    return values["sampler_s"] + (values["wall_s"] - values["sampler_s"]) * replicas / ran
+
+
 def _seconds_per_point(
-    shapes: list[ShapePlan], records: list[dict[str, Any]]
+    config: Config, shapes: list[ShapePlan], records: list[dict[str, Any]]
 ) -> dict[tuple[int, int, float], float]:
-    """Per shape (setting, d, alpha): the median ``wall_s`` of its finished points in
-    ``records`` (the machine and load they ran on), else ``ShapePlan.seconds``."""
+    """Per shape (setting, d, alpha): the median time of its finished points in ``records`` (the
+    machine and load they ran on) at the config's evidence replicas (``point_wall``), else
+    ``ShapePlan.seconds``."""
+    replicas = config.evidence.replicas if config.evidence is not None else None
     walls: dict[tuple[int, int, float], list[float]] = {}
     for record in records:
         if record["status"] == "ok":
             p = record["point"]
             walls.setdefault((p["setting"], p["d"], p["alpha"]), []).append(
-                record["values"]["wall_s"]
+                point_wall(record["values"], replicas)
             )
     rough = {(s.setting, s.d, s.alpha): s.seconds for s in shapes}
     return {
@@ -240,7 +253,7 @@ def format_round(
     finished, the points a run starts with (``todo``, ``sweep.pending_points``) per setting and d,
     and their time (``_seconds_per_point``); with ``to_target`` (``sweep.seeds_to_target``), the
     seeds each shape would need to reach the standard-error targets and their core-hours."""
-    per_point = _seconds_per_point(shapes, records)
+    per_point = _seconds_per_point(config, shapes, records)
     counts: dict[tuple[int, int], dict[float, int]] = {}
     seconds = 0.0
     for setting, d, alpha, _ in todo:

@@ -48,6 +48,7 @@ LONG_NAMES = {
     "output offset's finite-n term (Gaussian channel)",
     "evidence_s": "wall-clock time of the evidence estimate",
     "evidence_temperatures": "temperatures of the deep student's tempered SMC (mean over replicas)",
+    "evidence_replicas": "independent tempered SMC runs of free_entropy (its SE is over them)",
     "eps_ridge": "test error of ridge regression, best lambda of the grid (clean target)",
     "eps_ridge_lam": "the lambda of eps_ridge",
     "eps_ridge_bo": "test error of ridge regression at lam_bo, the GLM's Bayes estimator (clean target)",

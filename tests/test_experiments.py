@@ -29,7 +29,7 @@ from experiments.config import (
 )
 from experiments.estimates import extrapolate
 from experiments.plotting import plot_nishimori
-from experiments.preflight import EVIDENCE_TEMPERATURES
+from experiments.preflight import EVIDENCE_TEMPERATURES, point_wall
 from experiments.results import open_results
 from experiments.store import DERIVED_FILES
 from experiments.summary import equilibrium_gaps, format_summary, summarize
@@ -414,10 +414,20 @@ def test_a_refusal_names_what_differs_including_a_changed_default():
     assert identity_differences(evidence.to_json(), config.to_json()) == [
         "[evidence] table absent (the directory's: present)"
     ]
-    cheaper = parse_config(TINY + "\n[evidence]\nreplicas = 2\nplatform = 'cpu'\n")
+    elsewhere = parse_config(TINY + "\n[evidence]\nreplicas = 2\nplatform = 'cpu'\n")
+    assert identity_differences(evidence.to_json(), elsewhere.to_json()) == []  # NOISE_ONLY
+    cheaper = parse_config(TINY + "\n[evidence]\nnum_particles = 256\n")
     assert identity_differences(evidence.to_json(), cheaper.to_json()) == [
-        "[evidence].replicas = 2 (the directory's: 4)"
+        "[evidence].num_particles = 256 (the directory's: 512)"
     ]
+
+
+def test_a_points_time_is_projected_to_other_evidence_replicas():
+    """``dgep check``'s time per point at the config's replicas: the posterior's time as it ran,
+    the rest linear in the replicas; as it ran without an evidence or a record of its replicas."""
+    values = {"wall_s": 10.0, "sampler_s": 2.0, "evidence_replicas": 4}
+    assert (point_wall(values, 2), point_wall(values, 8), point_wall(values, None)) == (6, 18, 10)
+    assert point_wall({"wall_s": 10.0, "sampler_s": 2.0}, 2) == 10
 
 
 def test_committed_results_carry_the_current_long_names():
@@ -1097,6 +1107,13 @@ def test_a_sweep_measures_the_free_entropy_with_an_evidence_table(tmp_path):
     ratio = ds["evidence_temperatures"] / (base + per_root_n * np.sqrt(ds["n"]))
     assert bool(((ratio > 0.5) & (ratio < 2)).all()), ratio.values
     assert (abs(gap) < 4 * ds["free_entropy_se"] + bias).all()
+    assert (ds["evidence_replicas"] == 3).all()
+    # the replicas may change between rounds (`EvidenceConfig.NOISE_ONLY`): each point keeps its own
+    more = ("--set", "evidence.replicas=2", "--set", "run.seeds=[0, 1, 2]", "--no-progress")
+    result = dgep_here("run", str(tmp_path / "c.toml"), *more, "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    ds = xr.load_dataset(tmp_path / "out" / "results.nc", engine="h5netcdf")
+    assert list(ds["evidence_replicas"].squeeze().values) == [3, 3, 2]
     sign = TINY.replace('activations = ["tanh"]', 'activations = ["sign"]')
     for text, message in (
         (TINY + "[evidence]\nnum_particles = 0\n", "[evidence].num_particles = 0"),

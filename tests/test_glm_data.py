@@ -108,10 +108,18 @@ def test_glm_data_writes_resumes_and_feeds_the_summary(sweep):
 
 def test_glm_data_of_another_evidence_config_is_refused(sweep):
     """The datasets record the ``[teacher]`` and ``[evidence]`` they were estimated for: once the
-    directory's config differs, neither ``dgep glm-data`` nor the summary uses them."""
+    directory's config differs, neither ``dgep glm-data`` nor the summary uses them. The number
+    of replicas may differ (``EvidenceConfig.NOISE_ONLY``): each dataset records its own."""
     root, config = sweep
     args = (str(root), "--setting", "0", "--alpha", "0.5", "--datasets", "2", "--no-progress")
     assert dgep_here("glm-data", *args).returncode == 0
+    config["evidence"]["replicas"] = 3
+    (root / "config.json").write_text(json.dumps(config))
+    more = dgep_here("glm-data", *args[:-2], "3", "--no-progress")
+    assert more.returncode == 0 and "(1 datasets estimated)" in more.stdout, more.stderr
+    data = xr.load_dataset(root / "glm_data.nc", engine="h5netcdf")
+    replicas = data["glm_data_evidence_replicas"].sel(setting=0, d=20, alpha=0.5).values
+    assert list(replicas) == [2, 2, 3]
     config["evidence"]["num_particles"] = 32
     (root / "config.json").write_text(json.dumps(config))
     message = "glm_data.nc: measured for another [evidence] than the sweep's config"
