@@ -678,7 +678,7 @@ def test_a_free_entropy_target_adds_seeds_where_the_committed_gap_is_imprecise()
     more = {k: min(2 * n, int(np.ceil(n * (se[k] / 0.002) ** 2))) for k, n in have.items()}
 
     def config_at(target):
-        sets = ["data.d=[20]", f"run.target_free_entropy_se={target}"]
+        sets = ["data.d=[20]", f"run.target_free_entropy_se={target}", "run.max_seeds=4096"]
         return load_config(source, sampler=False, overrides=sets)
 
     for target, expected in (
