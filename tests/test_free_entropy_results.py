@@ -20,7 +20,13 @@ import pytest
 from scipy import stats
 
 from experiments.cli import main
-from experiments.estimates import control_variate, extrapolate, mean_se
+from experiments.estimates import (
+    control_variate,
+    evidence_ratio,
+    extrapolate,
+    mean_se,
+    two_sided_check,
+)
 from experiments.results import combine_sizes, open_results
 from experiments.summary import common_bias, summarize
 from gle import equivalent_glm, free_entropy_theory, glm_log_evidence
@@ -400,6 +406,68 @@ def test_the_two_sided_estimate_of_the_evidence_bias_is_zero():
     w = 1 / se**2
     pooled = float(w @ bias / w.sum()) * np.sqrt(w.sum())
     assert abs(pooled) < stats.norm.isf(FAMILY_LEVEL / 2), pooled
+
+
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def test_the_readmes_quote_the_evidence_checks():
+    """The figures data/free_entropy/README.md (and the top README) quote for the two checks of
+    ``f_deep``'s estimator, recomputed: the highest ``p_glm / p_deep`` cell over the sizes and
+    the bound on every other's z; at d = 20 the bound on each two-sided bias's z and, for
+    tanh-tanh at alpha = 4, the ratio and two-sided bias from its first 32 teachers and from all,
+    and the range of the ratios above 10 among the teachers past 32; the two-sided bias weighted
+    over every cell that has one."""
+    text = " ".join((DATA / "README.md").read_text().split())
+    top = " ".join((ROOT / "README.md").read_text().split())
+    runs = {name: open_results(DATA / name / "results.nc") for name in RUNS}
+
+    ratio = summarize(combine_sizes(list(runs.values())))
+    z = ((ratio["evidence_ratio"] - 1) / ratio["evidence_ratio_se"]).values.ravel()
+    z = np.sort(z[np.isfinite(z)])
+    quoted = re.search(r"The highest, \+(\S+) SE .* and every other is below \+(\S+) SE", text)
+    assert quoted is not None
+    assert f"{z[-1]:.1f}" == quoted[1] and z[-2] < float(quoted[2]), z[-3:]
+
+    d20 = runs["d20"]
+    z = (summarize(d20)["evidence_bias"] / summarize(d20)["evidence_bias_se"]).values
+    quoted = re.search(r"At d = 20 the bias is 0 within (\S+) SE in each of the (\w+) cells", text)
+    assert quoted is not None
+    z = z[np.isfinite(z)]
+    assert np.abs(z).max() <= float(quoted[1]) and quoted[2] == NUMBER_WORDS[z.size]
+
+    def checks(cell):
+        values = evidence_ratio(cell).squeeze().dropna("seed")
+        mean, se = (float(v) for v in mean_se(values))
+        bias = two_sided_check(cell)
+        b, b_se = float(bias["evidence_bias"].squeeze()), float(bias["evidence_bias_se"].squeeze())
+        return values.values, f"{mean:.3f} +- {se:.3f}", f"{b:+.4f} +- {b_se:.4f}"
+
+    cell = d20.sel(setting=[1], alpha=[4.0])
+    _, first_ratio, first_bias = checks(cell.isel(seed=slice(0, 32)))
+    every, every_ratio, every_bias = checks(cell)
+    tail = every[32:][every[32:] > 10]
+    mean = first_ratio.split()[0]
+    expected = (
+        f"its first 32 teachers gave a ratio of {first_ratio}, a bias of "
+        f"+{-np.log(float(mean)) / 80:.4f} per sample (`-ln({mean}) / 80`) if it were all bias, "
+        f"where the two sides put it at {first_bias}. The {every.size} teachers of the precision "
+        f"round, {NUMBER_WORDS[tail.size]} of them with ratios of {tail.min():.0f}-"
+        f"{tail.max():.0f}, give {every_ratio} and a two-sided bias of {every_bias}"
+    )
+    assert expected in text
+
+    cells = []
+    for ds in runs.values():
+        summary = summarize(ds)
+        if "evidence_bias" in summary:
+            b, se = summary["evidence_bias"].values, summary["evidence_bias_se"].values
+            cells += list(zip(b[np.isfinite(b)], se[np.isfinite(b)], strict=True))
+    b, se = np.array(cells).T
+    w = 1 / se**2
+    pooled = f"{w @ b / w.sum():+.4f} +- {1 / np.sqrt(w.sum()):.4f}"
+    assert f"Over all {NUMBER_WORDS[len(cells)]} cells the weighted mean is {pooled}" in text
+    assert f"puts the bias of `f_deep` at {pooled} nats per sample" in top
 
 
 def test_past_the_proportional_regime_the_deep_free_entropy_leaves_the_glms():
