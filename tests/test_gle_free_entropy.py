@@ -121,10 +121,9 @@ def test_the_offsets_curvature_is_the_gaussian_channels_ones_quadratic():
 
 @pytest.mark.parametrize("activations", [("tanh",), ("relu", "relu")])
 def test_the_glm_evidence_of_deep_teachers_data_is_the_prediction(activations):
-    """The theorem's GLM side on deep data: the exact f_glm of the data of 128 deep teachers
-    (not GLM ones) at d = 60, alpha = 2, within 3 SE of ``free_entropy_theory`` at that d (measured
-    with 400 teachers, d = 30-120: within 1.3 SE, tanh and relu-relu). A committed sweep's 8
-    teachers per cell give a far rougher SE (d = 60, tanh: 0.0105 from 8 against 0.027)."""
+    """The theorem's GLM side on deep data: the mean exact f_glm of the data of 128 deep teachers
+    (not GLM ones) at d = 60, alpha = 2 is ``free_entropy_theory`` at that d (docs/theory.md 8)
+    within 3 SE over the teachers."""
     spec = TeacherSpec(activations=activations, noise=0.1)
     glm, d, n = gle.equivalent_glm(spec), 60, 120
     values = []
