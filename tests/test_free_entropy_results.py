@@ -511,7 +511,7 @@ def cell_need(
 ) -> tuple[int, int, list[float]]:
     """The setting ``label`` at (d, alpha) over its first ``num`` finished teachers (all by
     default), in seed order: their number, ``n`` and the mean paired difference, its plain and
-    control-variate SEs and ``teachers_needed`` from the smaller at 0.002 (``dgep check``)."""
+    control-variate SEs and ``teachers_needed`` from the smaller at ``TARGET`` (``dgep check``)."""
     ds = committed(d)
     setting = list(ds["setting_label"].values).index(label)
     cell = ds.sel(setting=[setting], alpha=[alpha])
