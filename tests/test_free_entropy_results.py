@@ -387,7 +387,7 @@ def test_the_precision_table_is_dgep_checks_projection(d, capsys):
     assert row is not None
     if needed:
         hours = float(re.search(r"([\d.]+) core-h", out)[1])
-        assert (row[1], row[2]) == (f"{min(needed)}-{max(needed)}", f"{hours:.0f} core-hours")
+        assert (row[1], row[2]) == (f"{min(needed)}-{max(needed)}", f"{hours:.1f} core-hours")
         return
     summary = summarize(open_results(DATA / f"d{d}" / "results.nc"))
     labels = list(summary["setting_label"].values)
