@@ -1,4 +1,4 @@
-"""A sweep killed (SIGKILL) at 20 random instants and resumed each time ends with the same
+"""A sweep killed (SIGKILL) at 12 random instants and resumed each time ends with the same
 point records and results.nc as one uninterrupted run (docs/cli.md, the output directory)."""
 
 import os
@@ -13,7 +13,7 @@ from test_experiments import DGEP, TIMING, TINY, dgep, finished_lines, point_val
 
 pytestmark = pytest.mark.xdist_group("kills")
 
-KILLS = 20
+KILLS = 12
 
 
 def killed_after(config, out, seconds):
@@ -37,7 +37,7 @@ def comparable(path):
     return ds.drop_vars([v for v in ds.data_vars if v in TIMING or v.endswith("_s")])
 
 
-def test_twenty_kills_at_random_instants_lose_nothing(tmp_path):
+def test_twelve_kills_at_random_instants_lose_nothing(tmp_path):
     """The instants are uniform over the uninterrupted run's wall time (start-up, sampling,
     appending records, writing results.nc and the figures); the temporaries a kill leaves are
     removed by the next run."""
